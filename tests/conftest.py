@@ -1,0 +1,7 @@
+"""Test-wide settings. Kernels that nbval starts inherit this environment."""
+
+import os
+
+# Progress bars off and TensorFlow's C++ logs quiet in every notebook kernel and test process.
+os.environ.setdefault("TINYMASK_QUIET", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,0 +1,27 @@
+"""tinymask: helpers for the TinyML face-mask course (each module names the notebook that introduces it).
+
+Notebooks use ``import tinymask as tm``; submodules load on first use (``tm.memory``, ``tm.viz``, ...), so the import
+itself is cheap, touches no network and imports no TensorFlow.
+"""
+
+from importlib import import_module
+
+from ._setup import setup
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("memory", "viz", "widgets")
+
+__all__ = ["setup", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tinymask' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,99 @@
+"""One setup call for every notebook: seeds, determinism, quiet logs, plot defaults (introduced in notebooks/01_memory_budget.ipynb)."""
+
+import os
+import random
+import sys
+
+__all__ = ["setup", "quiet_mode", "import_tensorflow"]
+
+QUIET_ENV = "TINYMASK_QUIET"
+
+
+def quiet_mode():
+    """True when progress bars should stay silent: under the tests and CI (``TINYMASK_QUIET=1``)."""
+    return os.environ.get(QUIET_ENV, "") not in ("", "0", "false", "False")
+
+
+def _quiet_tensorflow_logs():
+    # Must happen before TensorFlow is first imported: its C++ runtime reads these once.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def import_tensorflow():
+    """Import TensorFlow with its start-up chatter (oneDNN, CUDA probing) kept out of stderr.
+
+    TensorFlow's C++ runtime writes those lines before its log level is read, so an environment
+    variable cannot silence them: stderr's file descriptor is pointed at /dev/null during the import.
+    Every later warning and error still reaches stderr.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    _quiet_tensorflow_logs()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
+
+
+def _plot_defaults():
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+        }
+    )
+
+
+def setup(seed=0, *, tensorflow=True, quiet=None):
+    """Seed Python, NumPy and TensorFlow, make TF ops deterministic, quiet its logs, set plot defaults.
+
+    Call it as the first code cell of every notebook: ``tm.setup(seed=0)``.
+    ``tensorflow=False`` skips importing TensorFlow (a chapter that needs only NumPy starts faster).
+    ``quiet`` silences Keras and tqdm progress bars; by default it follows ``TINYMASK_QUIET``.
+    Prints one line with the versions in use, so a stored output shows what produced it.
+    """
+    import numpy as np
+
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    quiet = quiet_mode() if quiet is None else bool(quiet)
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+        os.environ["TQDM_DISABLE"] = "1"
+    random.seed(seed)
+    np.random.seed(seed)
+    np.set_printoptions(precision=4, suppress=True)
+    _plot_defaults()
+    line = f"tinymask {_version()} | NumPy {np.__version__}"
+    if tensorflow:
+        tf = import_tensorflow()
+
+        tf.get_logger().setLevel("ERROR")
+        tf.keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        if quiet:
+            tf.keras.utils.disable_interactive_logging()
+        line += f" | TensorFlow {tf.__version__} | Keras {tf.keras.__version__}"
+    print(f"{line} | seed {seed}")
+
+
+def _version():
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,290 @@
+"""Tensor bytes, a board catalogue and "does it fit?" answers with numbers (introduced in notebooks/01_memory_budget.ipynb)."""
+
+import difflib
+from dataclasses import dataclass
+
+__all__ = [
+    "DTYPE_BYTES",
+    "BOARDS",
+    "Board",
+    "Fit",
+    "LECTURE_MODEL_SIZES_MB",
+    "tensor_bytes",
+    "board",
+    "fits",
+    "weight_bytes",
+    "activation_table",
+    "peak_activation_bytes",
+    "keras_application_sizes",
+    "format_bytes",
+]
+
+#: Bytes per element of the dtypes a TinyML model meets.
+DTYPE_BYTES = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+}
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Board:
+    """A microcontroller board: its memories, clock and where each figure comes from."""
+
+    key: str
+    name: str
+    mcu: str
+    core: str
+    clock_mhz: int
+    sram_bytes: int
+    flash_bytes: int
+    source: str
+    extra_ram: str = ""
+    #: Largest block the tensor arena can get, where the firmware documents one (else the whole SRAM is the bound).
+    arena_bytes: int | None = None
+    #: Region that holds the model file at run time, where it differs from flash.
+    model_region_bytes: int | None = None
+    notes: str = ""
+
+
+BOARDS = {
+    b.key: b
+    for b in [
+        Board(
+            key="openmv-h7",
+            name="OpenMV Cam H7",
+            mcu="STM32H743VI",
+            core="Arm Cortex-M7 (double-precision FPU)",
+            clock_mhz=480,
+            sram_bytes=1 * MIB,
+            flash_bytes=2 * MIB,
+            arena_bytes=267 * KIB,
+            model_region_bytes=480 * KIB,
+            notes="about 480 KB of frame-buffer RAM holds the camera frames and a model loaded to it; "
+            "the tensor arena lives in a heap block of about 267 KB (firmware 4.x, approximate)",
+            source="openmv.io product page for the OpenMV Cam H7; ST datasheet DS12110 (STM32H743xI)",
+        ),
+        Board(
+            key="openmv-h7-plus",
+            name="OpenMV Cam H7 Plus",
+            mcu="STM32H743II",
+            core="Arm Cortex-M7 (double-precision FPU)",
+            clock_mhz=480,
+            sram_bytes=1 * MIB,
+            flash_bytes=2 * MIB,
+            extra_ram="32 MB SDRAM, 32 MB external flash",
+            source="openmv.io product page for the OpenMV Cam H7 Plus; ST datasheet DS12110 (STM32H743xI)",
+        ),
+        Board(
+            key="arduino-nano-33-ble-sense",
+            name="Arduino Nano 33 BLE Sense",
+            mcu="nRF52840",
+            core="Arm Cortex-M4F",
+            clock_mhz=64,
+            sram_bytes=256 * KIB,
+            flash_bytes=1 * MIB,
+            source="docs.arduino.cc Nano 33 BLE Sense datasheet; Nordic nRF52840 product specification",
+        ),
+        Board(
+            key="arduino-nicla-vision",
+            name="Arduino Nicla Vision",
+            mcu="STM32H747AII6",
+            core="Arm Cortex-M7 at 480 MHz + Cortex-M4 at 240 MHz",
+            clock_mhz=480,
+            sram_bytes=1 * MIB,
+            flash_bytes=2 * MIB,
+            extra_ram="8 MB SDRAM, 16 MB QSPI flash",
+            source="docs.arduino.cc Nicla Vision datasheet; ST datasheet DS12930 (STM32H747xI)",
+        ),
+        Board(
+            key="seeed-xiao-esp32s3",
+            name="Seeed Studio XIAO ESP32S3",
+            mcu="ESP32-S3R8",
+            core="Xtensa LX7 dual-core",
+            clock_mhz=240,
+            sram_bytes=512 * KIB,
+            flash_bytes=8 * MIB,
+            extra_ram="8 MB PSRAM",
+            source="wiki.seeedstudio.com XIAO ESP32S3 getting started; Espressif ESP32-S3 datasheet",
+        ),
+        Board(
+            key="raspberry-pi-pico",
+            name="Raspberry Pi Pico",
+            mcu="RP2040",
+            core="Arm Cortex-M0+ dual-core (no FPU)",
+            clock_mhz=133,
+            sram_bytes=264 * KIB,
+            flash_bytes=2 * MIB,
+            source="Raspberry Pi Pico datasheet; RP2040 datasheet",
+        ),
+    ]
+}
+
+#: Model sizes quoted in the lecture (the Keras Applications table: MB of the saved weights file, with top).
+LECTURE_MODEL_SIZES_MB = {
+    "Xception": 88,
+    "VGG16": 528,
+    "ResNet50": 98,
+    "InceptionV3": 92,
+    "DenseNet121": 33,
+    "MobileNetV2": 14,
+    "MobileNet": 16,
+}
+
+
+def _dtype_name(dtype):
+    if isinstance(dtype, type):  # a NumPy scalar type such as np.int8
+        import numpy as np
+
+        dtype = np.dtype(dtype)
+    name = getattr(dtype, "name", dtype)  # NumPy and TensorFlow dtypes carry a name
+    if not isinstance(name, str) or name not in DTYPE_BYTES:
+        known = ", ".join(DTYPE_BYTES)
+        raise ValueError(f"unknown dtype {dtype!r}; use one of: {known}")
+    return name
+
+
+def tensor_bytes(shape, dtype="float32"):
+    """Bytes of a dense tensor: the product of ``shape`` times the bytes of one ``dtype`` element."""
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(shape)
+    if not shape:
+        raise ValueError("shape is empty; give the tensor's dimensions, e.g. (96, 96, 3)")
+    count = 1
+    for i, dim in enumerate(shape):
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+            raise ValueError(
+                f"shape {shape} has {dim!r} at index {i}; every dimension must be a positive integer"
+            )
+        count *= dim
+    return count * DTYPE_BYTES[_dtype_name(dtype)]
+
+
+def board(key):
+    """The catalogue entry for ``key`` (e.g. ``"openmv-h7"``); a ``Board`` is returned as it is."""
+    if isinstance(key, Board):
+        return key
+    if key in BOARDS:
+        return BOARDS[key]
+    close = difflib.get_close_matches(str(key), list(BOARDS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown board {key!r}.{hint} Known boards: {', '.join(BOARDS)}")
+
+
+def format_bytes(n):
+    """``602112`` -> ``'602,112 B (588.0 KiB)'``: exact bytes first, a readable unit after."""
+    if n >= MIB:
+        return f"{n:,} B ({n / MIB:.2f} MiB)"
+    if n >= KIB:
+        return f"{n:,} B ({n / KIB:.1f} KiB)"
+    return f"{n:,} B"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The answer to "does it fit?": bytes needed, bytes available, and in which memory of which board."""
+
+    needed: int
+    available: int
+    memory: str
+    board: Board
+
+    @property
+    def fits(self):
+        return self.needed <= self.available
+
+    @property
+    def fraction(self):
+        return self.needed / self.available
+
+    @property
+    def margin(self):
+        """Bytes to spare (negative when it does not fit)."""
+        return self.available - self.needed
+
+    def __bool__(self):
+        return self.fits
+
+    def __str__(self):
+        verdict = (
+            f"fits, {self.margin:,} B to spare"
+            if self.fits
+            else f"does NOT fit: {-self.margin:,} B over"
+        )
+        return (
+            f"{self.needed:,} B of {self.available:,} B {self.memory} on {self.board.name} "
+            f"({100 * self.fraction:.1f}%): {verdict}"
+        )
+
+
+def fits(nbytes, board_key, memory="ram"):
+    """Does ``nbytes`` fit on a board? ``memory`` is "ram" (the arena block where known, else all SRAM), "sram" or "flash"."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+        raise ValueError(f"nbytes must be a non-negative integer number of bytes, got {nbytes!r}")
+    b = board(board_key)
+    if memory == "ram":
+        if b.arena_bytes is not None:
+            return Fit(nbytes, b.arena_bytes, "arena heap block", b)
+        return Fit(nbytes, b.sram_bytes, "SRAM", b)
+    if memory == "sram":
+        return Fit(nbytes, b.sram_bytes, "SRAM", b)
+    if memory == "flash":
+        return Fit(nbytes, b.flash_bytes, "flash", b)
+    raise ValueError(f"unknown memory {memory!r}; use 'ram', 'sram' or 'flash'")
+
+
+def weight_bytes(model, dtype="float32"):
+    """Bytes of all a Keras model's parameters stored as ``dtype`` (what goes to flash)."""
+    return model.count_params() * DTYPE_BYTES[_dtype_name(dtype)]
+
+
+def _shape_bytes(shape, dtype):
+    dims = tuple(int(d) for d in shape[1:])  # drop the batch dimension
+    return tensor_bytes(dims, dtype)
+
+
+def activation_table(model, dtype="float32"):
+    """Per layer of a chain-shaped Keras model: (name, input bytes, output bytes, both alive at once).
+
+    While a layer runs, its input and its output must both be in RAM; the largest such pair is the
+    activation peak. (Branching models keep more alive; this is then a lower bound.)
+    """
+    rows = []
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        ins = layer.input if isinstance(layer.input, list) else [layer.input]
+        outs = layer.output if isinstance(layer.output, list) else [layer.output]
+        in_b = sum(_shape_bytes(t.shape, dtype) for t in ins)
+        out_b = sum(_shape_bytes(t.shape, dtype) for t in outs)
+        rows.append((layer.name, in_b, out_b, in_b + out_b))
+    return rows
+
+
+def peak_activation_bytes(model, dtype="float32"):
+    """The largest input+output pair of :func:`activation_table`: the RAM the activations need at least."""
+    return max(row[3] for row in activation_table(model, dtype))
+
+
+def keras_application_sizes(names=tuple(LECTURE_MODEL_SIZES_MB)):
+    """Parameters and float32 MiB of Keras Applications built with random weights (no download)."""
+    import keras
+
+    sizes = {}
+    for name in names:
+        build = getattr(keras.applications, name)
+        model = build(weights=None)
+        params = model.count_params()
+        sizes[name] = (params, params * 4 / MIB)
+        del model
+        keras.backend.clear_session()
+    return sizes
