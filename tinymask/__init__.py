@@ -10,7 +10,7 @@ from ._setup import setup
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("memory", "viz", "widgets", "synth", "data")
+_SUBMODULES = ("memory", "viz", "widgets", "synth", "data", "models", "profile", "train")
 
 __all__ = ["setup", "__version__", *_SUBMODULES]
 

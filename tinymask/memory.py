@@ -262,6 +262,9 @@ def activation_table(model, dtype="float32"):
     for layer in model.layers:
         if layer.__class__.__name__ == "InputLayer":
             continue
+        if layer.__class__.__name__ in ("Functional", "Sequential") and hasattr(layer, "layers"):
+            rows += activation_table(layer, dtype)  # a nested model (e.g. a backbone): its own layers
+            continue
         ins = layer.input if isinstance(layer.input, list) else [layer.input]
         outs = layer.output if isinstance(layer.output, list) else [layer.output]
         in_b = sum(_shape_bytes(t.shape, dtype) for t in ins)

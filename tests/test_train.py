@@ -1,0 +1,57 @@
+"""tinymask.train: the metrics the course reports, and a short real training run."""
+
+import numpy as np
+import pytest
+
+from tinymask import train
+
+
+def test_confusion_matrix_and_report_on_a_hand_worked_example():
+    y_true = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    y_pred = [0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
+    m = train.confusion_matrix(y_true, y_pred, 2)
+    assert m.tolist() == [[3, 1], [2, 4]]
+    report = train.classification_report(y_true, y_pred, ("mask", "no_mask"))
+    assert report["accuracy"] == pytest.approx(0.7)
+    mask = report["classes"]["mask"]
+    assert mask["precision"] == pytest.approx(3 / 5) and mask["recall"] == pytest.approx(3 / 4)
+    assert mask["f1"] == pytest.approx(2 * 0.6 * 0.75 / 1.35) and mask["support"] == 4
+    assert "no_mask" in train.format_report(report)
+
+
+def test_confusion_matrix_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="shape"):
+        train.confusion_matrix([0, 1], [0], 2)
+
+
+def test_subgroup_accuracy_and_gap():
+    y_true = np.array([0, 1, 0, 1, 0, 1])
+    y_pred = np.array([0, 1, 1, 1, 0, 0])
+    groups = np.array(["dim", "dim", "bright", "bright", "normal", "normal"])
+    by_group = train.subgroup_accuracy(y_true, y_pred, groups)
+    assert by_group == {"bright": (0.5, 2), "dim": (1.0, 2), "normal": (0.5, 2)}
+    gap, best, worst = train.worst_subgroup_gap(by_group)
+    assert gap == 0.5 and best == "dim" and worst in ("bright", "normal")
+    with pytest.raises(ValueError, match="lengths"):
+        train.subgroup_accuracy(y_true, y_pred, groups[:3])
+
+
+def test_fit_learns_a_trivial_task_and_keeps_the_best_weights():
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 256)
+    images = np.zeros((256, 8, 8, 3), np.uint8)
+    images[labels == 1] = 255  # bright means class 1
+    net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    history = train.fit(net, (images, labels), (images, labels), epochs=4, lr=0.05, batch_size=32)
+    assert history["best_epoch"] is not None and max(history["val_accuracy"]) == 1.0
+    assert (train.predict_labels(net, images) == labels).all()
+    with pytest.raises(ValueError, match="epochs"):
+        train.fit(net, (images, labels), (images, labels), epochs=0)
+    with pytest.raises(ValueError, match="differ"):
+        train.fit(net, (images, labels[:10]), (images, labels), epochs=1)
+
+
+def test_to_model_input_scales_pixels():
+    x = train.to_model_input(np.array([[0, 255]], np.uint8))
+    assert x.dtype == np.float32 and x.tolist() == [[0.0, 1.0]]

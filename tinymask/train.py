@@ -1,0 +1,188 @@
+"""Transfer learning recipes and the metrics the course reports (introduced in notebooks/04_transfer_learning.ipynb)."""
+
+import numpy as np
+
+from ._setup import import_tensorflow, quiet_mode
+
+__all__ = [
+    "fit",
+    "transfer_learn",
+    "predict_labels",
+    "to_model_input",
+    "augmentation",
+    "confusion_matrix",
+    "classification_report",
+    "format_report",
+    "subgroup_accuracy",
+    "worst_subgroup_gap",
+]
+
+
+def _keras():
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
+def _best_weights_callback():
+    """A callback that keeps the weights of the epoch with the best validation accuracy and restores them at the end."""
+    keras = _keras()
+
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.weights, self.best_epoch = -np.inf, None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            score = (logs or {}).get("val_accuracy")
+            if score is not None and score > self.best:
+                self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return BestWeights()
+
+
+def augmentation(seed=0, rotation=0.05, zoom=0.1, contrast=0.2, brightness=0.2):
+    """Random flips, small rotations and zooms, contrast and brightness, as Keras layers on [0, 1] images."""
+    keras = _keras()
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomContrast(contrast, seed=seed + 3),
+        keras.layers.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed + 4),
+    ], name="augmentation")
+
+
+def to_model_input(images):
+    """uint8 pixels -> the float32 [0, 1] images the course's models take (pixel / 255); floats pass unchanged."""
+    images = np.asarray(images)
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+
+
+def _dataset(images, labels, batch_size, shuffle, seed, augment):
+    tf = import_tensorflow()
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(images), np.asarray(labels)))
+    if shuffle:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y))
+    return ds.prefetch(2)
+
+
+def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment=None, plateau_patience=5,
+        verbose=None):
+    """The paper's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
+
+    ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
+    pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only. Returns the Keras history dict
+    with ``best_epoch`` (1-based) added.
+    """
+    keras = _keras()
+    (x, y), (xv, yv) = train, val
+    if len(x) != len(y) or len(xv) != len(yv):
+        raise ValueError(f"images and labels differ in length: train {len(x)} vs {len(y)}, val {len(xv)} vs {len(yv)}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    best = _best_weights_callback()
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=plateau_patience)
+    verbose = (0 if quiet_mode() else 2) if verbose is None else verbose
+    history = model.fit(
+        _dataset(x, y, batch_size, True, seed, augment),
+        validation_data=_dataset(xv, yv, 256, False, seed, None),
+        epochs=epochs, callbacks=[best, plateau], verbose=verbose, shuffle=False,  # the dataset shuffles itself
+    )
+    result = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    result["best_epoch"] = None if best.best_epoch is None else best.best_epoch + 1
+    return result
+
+
+def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, finetune_from=0, lr=1e-3,
+                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None):
+    """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
+
+    ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
+    unfreeze: 0 (the default) fine-tunes all of it, ``len(backbone.layers) * 2 // 3`` only its top third.
+    Batch-norm layers stay frozen, so their statistics are kept. Returns ``{"head": history, "finetune": history}``.
+    """
+    backbone = model.get_layer("backbone")
+    backbone.trainable = False
+    histories = {"head": fit(model, train, val, epochs=head_epochs, lr=lr, batch_size=batch_size, seed=seed,
+                             augment=augment)}
+    if finetune_epochs:
+        start = finetune_from
+        if not 0 <= start < len(backbone.layers):
+            raise ValueError(f"finetune_from={start} is not a layer index of the backbone (0..{len(backbone.layers) - 1})")
+        backbone.trainable = True
+        for i, layer in enumerate(backbone.layers):
+            layer.trainable = i >= start and layer.__class__.__name__ != "BatchNormalization"
+        histories["finetune"] = fit(model, train, val, epochs=finetune_epochs, lr=finetune_lr,
+                                    batch_size=batch_size, seed=seed, augment=augment)
+    return histories
+
+
+def predict_labels(model, images, batch_size=256):
+    """Class indexes a Keras model predicts for uint8 images (softmax over classes, or one sigmoid unit)."""
+    scores = np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0))
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        return (scores[:, 0] >= 0.5).astype(np.int64)
+    return scores.argmax(axis=-1).astype(np.int64)
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """``m[i, j]``: how many images of class i were predicted as class j."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def classification_report(y_true, y_pred, classes):
+    """Accuracy and, per class, precision, recall, F1 and support (the structure of the paper's tables)."""
+    m = confusion_matrix(y_true, y_pred, len(classes))
+    report = {"accuracy": float(np.trace(m) / m.sum()), "classes": {}}
+    for k, name in enumerate(classes):
+        tp, predicted, actual = m[k, k], m[:, k].sum(), m[k, :].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report["classes"][name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                                   "support": int(actual)}
+    return report
+
+
+def format_report(report):
+    """The report as a small text table."""
+    lines = [f"{'class':16s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'support':>8s}"]
+    for name, r in report["classes"].items():
+        lines.append(f"{name:16s} {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
+    lines.append(f"{'accuracy':16s} {report['accuracy']:9.3f}")
+    return "\n".join(lines)
+
+
+def subgroup_accuracy(y_true, y_pred, groups):
+    """Accuracy for each value of an attribute (e.g. skin tone): ``{value: (accuracy, count)}``."""
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    if not len(y_true) == len(y_pred) == len(groups):
+        raise ValueError(f"lengths differ: {len(y_true)} labels, {len(y_pred)} predictions, {len(groups)} groups")
+    out = {}
+    for value in np.unique(groups):
+        rows = groups == value
+        out[value.item() if hasattr(value, "item") else value] = (float((y_true[rows] == y_pred[rows]).mean()),
+                                                                  int(rows.sum()))
+    return out
+
+
+def worst_subgroup_gap(by_group):
+    """The fairness figure: best minus worst subgroup accuracy, with the two subgroups named."""
+    ranked = sorted(by_group.items(), key=lambda kv: kv[1][0])
+    (worst, (w_acc, _)), (best, (b_acc, _)) = ranked[0], ranked[-1]
+    return b_acc - w_acc, best, worst
