@@ -107,3 +107,9 @@ def test_activation_peak_of_a_chain():
     assert memory.peak_activation_bytes(net, "int8") == 2048
     assert memory.peak_activation_bytes(net, "float32") == 4 * 2048
     assert memory.weight_bytes(net, "int8") == net.count_params()
+
+
+def test_a_fit_with_no_room_at_all_reports_instead_of_dividing_by_zero():
+    fit = memory.Fit(1000, 0, "model region less a 640x480 frame", memory.board("openmv-h7"))
+    assert not fit.fits and fit.fraction == float("inf")
+    assert "no room at all" in str(fit) and "1,000 B over" in str(fit)

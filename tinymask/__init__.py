@@ -10,7 +10,22 @@ from ._setup import setup
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("memory", "viz", "widgets", "synth", "data", "models", "profile", "train")
+_SUBMODULES = (
+    "memory",
+    "viz",
+    "widgets",
+    "synth",
+    "data",
+    "models",
+    "profile",
+    "train",
+    "quantize",
+    "footprint",
+    "deploy",
+    "openmv_emu",
+    "edge_impulse",
+    "pipeline",
+)
 
 __all__ = ["setup", "__version__", *_SUBMODULES]
 

@@ -204,6 +204,9 @@ class Fit:
 
     @property
     def fraction(self):
+        """needed / available (infinite when nothing is available and something is needed)."""
+        if self.available <= 0:
+            return 0.0 if self.needed <= 0 else float("inf")
         return self.needed / self.available
 
     @property
@@ -220,10 +223,8 @@ class Fit:
             if self.fits
             else f"does NOT fit: {-self.margin:,} B over"
         )
-        return (
-            f"{self.needed:,} B of {self.available:,} B {self.memory} on {self.board.name} "
-            f"({100 * self.fraction:.1f}%): {verdict}"
-        )
+        share = f"{100 * self.fraction:.1f}%" if self.available > 0 else "no room at all"
+        return f"{self.needed:,} B of {self.available:,} B {self.memory} on {self.board.name} ({share}): {verdict}"
 
 
 def fits(nbytes, board_key, memory="ram"):

@@ -228,7 +228,7 @@ def _resolve(model, backbone, weights, alpha, input_size, channels):
         return "random", None, None
     if weights not in ("auto", "imagenet", "shipped"):
         held = _load_user_file(model, backbone, weights, alpha, input_size)
-        return "file", Path(weights), f"weights: file {weights} ({held})"
+        return "file", Path(weights), f"weights: file {_display(weights)} ({held})"
     if weights == "shipped":
         reason = ""
     else:

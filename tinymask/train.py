@@ -76,12 +76,13 @@ def _dataset(images, labels, batch_size, shuffle, seed, augment):
 
 
 def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment=None, plateau_patience=5,
-        verbose=None):
+        verbose=None, callbacks=()):
     """The paper's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
 
     ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
-    pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only. Returns the Keras history dict
-    with ``best_epoch`` (1-based) added.
+    pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only.
+    A model ending in one sigmoid unit is trained with binary cross-entropy. Returns the Keras history dict with
+    ``best_epoch`` (1-based) added.
     """
     keras = _keras()
     (x, y), (xv, yv) = train, val
@@ -89,14 +90,16 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
         raise ValueError(f"images and labels differ in length: train {len(x)} vs {len(y)}, val {len(xv)} vs {len(yv)}")
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # one sigmoid unit (the tiny CNN): binary cross-entropy; a softmax over classes: sparse categorical
+    loss = "binary_crossentropy" if model.output_shape[-1] == 1 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["accuracy"])
     best = _best_weights_callback()
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=plateau_patience)
     verbose = (0 if quiet_mode() else 2) if verbose is None else verbose
     history = model.fit(
         _dataset(x, y, batch_size, True, seed, augment),
         validation_data=_dataset(xv, yv, 256, False, seed, None),
-        epochs=epochs, callbacks=[best, plateau], verbose=verbose, shuffle=False,  # the dataset shuffles itself
+        epochs=epochs, callbacks=[best, plateau, *callbacks], verbose=verbose, shuffle=False,  # the dataset shuffles itself
     )
     result = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     result["best_epoch"] = None if best.best_epoch is None else best.best_epoch + 1
@@ -104,7 +107,7 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
 
 
 def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, finetune_from=0, lr=1e-3,
-                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None):
+                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=()):
     """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
 
     ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
@@ -114,7 +117,7 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
     backbone = model.get_layer("backbone")
     backbone.trainable = False
     histories = {"head": fit(model, train, val, epochs=head_epochs, lr=lr, batch_size=batch_size, seed=seed,
-                             augment=augment)}
+                             augment=augment, callbacks=callbacks)}
     if finetune_epochs:
         start = finetune_from
         if not 0 <= start < len(backbone.layers):
@@ -123,7 +126,7 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and layer.__class__.__name__ != "BatchNormalization"
         histories["finetune"] = fit(model, train, val, epochs=finetune_epochs, lr=finetune_lr,
-                                    batch_size=batch_size, seed=seed, augment=augment)
+                                    batch_size=batch_size, seed=seed, augment=augment, callbacks=callbacks)
     return histories
 
 

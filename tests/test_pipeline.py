@@ -1,0 +1,91 @@
+"""The course recipe: channel conversion, data sources, the shipped mask model, MACs from a .tflite."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinymask import footprint, models, pipeline, profile, quantize, synth, train
+
+
+def test_to_channels_gray_is_luma_and_rgb_passes_through():
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, ..., 0] = 255  # pure red
+    images[1] = 200
+    gray = pipeline.to_channels(images, 1)
+    assert gray.shape == (2, 4, 4, 1) and gray.dtype == np.uint8
+    assert gray[0, 0, 0, 0] == round(0.299 * 255) and gray[1, 0, 0, 0] == 200
+    assert pipeline.to_channels(images, 3) is images
+    with pytest.raises(ValueError, match="channels=2"):
+        pipeline.to_channels(images, 2)
+    with pytest.raises(ValueError, match="uint8"):
+        pipeline.to_channels(images.astype(np.float32), 1)
+
+
+def _write(folder, batch):
+    for index, (image, label) in enumerate(zip(batch.images, batch.labels)):
+        path = folder / batch.classes[label]
+        path.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path / f"{index:03d}.png")
+
+
+def test_course_data_splits_a_plain_class_folder_70_15_15(tmp_path):
+    samples = synth.samples("camera")
+    _write(tmp_path, samples)
+    splits, classes = pipeline.course_data(path=tmp_path, size=32)
+    assert classes == tuple(sorted(samples.classes))
+    sizes = {name: len(labels) for name, (_, labels) in splits.items()}
+    assert sum(sizes.values()) == len(samples.labels)
+    assert sizes["train"] > sizes["validation"] > 0 and sizes["test"] > 0
+    for images, labels in splits.values():
+        assert images.shape[1:] == (32, 32, 3) and set(labels) == {0, 1, 2}
+
+
+def test_course_data_reads_a_train_validation_test_layout(tmp_path):
+    samples = synth.samples("camera")
+    for split in ("Train", "Validation", "Test"):
+        _write(tmp_path / split, samples)
+    splits, classes = pipeline.course_data(path=tmp_path, size=32, channels=1)
+    assert {name: len(labels) for name, (_, labels) in splits.items()} == {
+        "train": 48, "validation": 48, "test": 48}
+    assert splits["test"][0].shape[1:] == (32, 32, 1)
+
+
+def test_course_data_without_train_folder_says_what_to_add(tmp_path):
+    _write(tmp_path / "Test", synth.samples("camera"))
+    with pytest.raises(ValueError, match="no Train/"):
+        pipeline.course_data(path=tmp_path, size=32)
+
+
+def test_shipped_files_match_the_weights_readme():
+    readme = (models.WEIGHTS_DIR / "README.md").read_text()
+    for path in (pipeline.COURSE_WEIGHTS, pipeline.COURSE_INT8):
+        data = path.read_bytes()
+        assert f"{len(data):,}" in readme and hashlib.sha256(data).hexdigest() in readme
+
+
+def test_shipped_int8_model_is_deployable_and_matches_its_float_model():
+    data = pipeline.course_int8()
+    quantize.check_int8(data)
+    assert quantize.input_is_pixel_minus_128(data)
+    samples = synth.samples("camera")
+    keep = samples.labels < 2  # mask / no_mask only
+    images = samples.images[keep]
+    float_pred = train.predict_labels(pipeline.course_model(), images)
+    agreement = float((quantize.predict_labels(data, images) == float_pred).mean())
+    assert agreement >= 0.95, f"int8 and float agree on only {agreement:.0%} of the samples"
+
+
+def test_macs_from_the_tflite_equal_the_keras_count():
+    model = pipeline.course_model()
+    assert footprint.macs(pipeline.course_int8()) == profile.totals(model)[1]
+
+
+def test_fit_trains_a_single_sigmoid_output_with_binary_cross_entropy():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
+    labels = (images.mean(axis=(1, 2, 3)) > 127).astype(np.int64)
+    model = models.tiny_cnn(input_size=32)
+    history = train.fit(model, (images, labels), (images, labels), epochs=1, batch_size=16)
+    assert model.loss == "binary_crossentropy" and "val_accuracy" in history

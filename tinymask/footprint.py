@@ -1,0 +1,851 @@
+"""Flash, RAM, op support, latency and battery life of a .tflite model, read from its bytes (introduced in notebooks/05_int8_quantization.ipynb)."""
+
+import contextlib
+import ctypes
+import functools
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import memory
+
+__all__ = [
+    "TFLM_OPS",
+    "TFLM_OPS_SOURCE",
+    "NO_TFLM_NOTE",
+    "OPENMV_FRAME_BYTES",
+    "ARENA_ALIGNMENT",
+    "PUBLISHED_OPS",
+    "PUBLISHED_LATENCY_S",
+    "DEFAULT_OPS_PER_S",
+    "ACTIVE_CURRENT_A",
+    "SLEEP_CURRENT_A",
+    "OpInfo",
+    "TensorLifetime",
+    "ArenaUsage",
+    "Latency",
+    "BoardFit",
+    "UnsupportedOpError",
+    "flash_bytes",
+    "operators",
+    "op_table",
+    "tflm_supported_ops",
+    "check_tflm_ops",
+    "is_full_int8",
+    "float_ops",
+    "describe",
+    "tflm_available",
+    "measured_arena_bytes",
+    "lifetimes",
+    "live_bytes",
+    "activation_lower_bound",
+    "plan_arena",
+    "greedy_arena_estimate",
+    "macs",
+    "latency_estimate",
+    "energy_per_inference",
+    "battery_life",
+    "fits_board",
+]
+
+#: The builtin operators TensorFlow Lite Micro has kernels for: the ones the tflite-micro Python wheel
+#: (tflite_micro 0.dev20261023182759) registers in its op resolver (``PythonOpsResolver``,
+#: tensorflow/lite/micro/python/interpreter/src/python_ops_resolver.cc, which adds every kernel
+#: ``MicroMutableOpResolver`` offers), read from the wheel's ``Register_<OP>`` symbols and kept to TFLite builtin
+#: names. A firmware such as OpenMV's builds its own resolver, which may hold fewer. :func:`tflm_supported_ops`
+#: re-reads the installed wheel where there is one.
+TFLM_OPS = frozenset({
+    "ABS", "ADD", "ADD_N", "ARG_MAX", "ARG_MIN", "ASSIGN_VARIABLE", "AVERAGE_POOL_2D", "BATCH_MATMUL",
+    "BATCH_TO_SPACE_ND", "BROADCAST_ARGS", "BROADCAST_TO", "CALL_ONCE", "CAST", "CEIL", "CONCATENATION", "CONV_2D",
+    "COS", "CUMSUM", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DEQUANTIZE", "DIV", "DYNAMIC_UPDATE_SLICE", "ELU",
+    "EMBEDDING_LOOKUP", "EQUAL", "EXP", "EXPAND_DIMS", "FILL", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "FULLY_CONNECTED",
+    "GATHER", "GATHER_ND", "GREATER", "GREATER_EQUAL", "HARD_SWISH", "IF", "L2_NORMALIZATION", "L2_POOL_2D",
+    "LEAKY_RELU", "LESS", "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "LOGISTIC", "LOG_SOFTMAX",
+    "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM", "MIRROR_PAD", "MUL", "NEG", "NOT_EQUAL", "PACK", "PAD", "PADV2",
+    "PRELU", "QUANTIZE", "READ_VARIABLE", "REDUCE_ALL", "REDUCE_MAX", "REDUCE_MIN", "RELU", "RELU6", "RESHAPE",
+    "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "ROUND", "RSQRT", "SELECT_V2", "SHAPE", "SIN",
+    "SLICE", "SOFTMAX", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQRT", "SQUARE",
+    "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB", "SUM", "SVDF", "TANH", "TRANSPOSE", "TRANSPOSE_CONV",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNPACK", "VAR_HANDLE", "WHILE", "ZEROS_LIKE",
+})
+TFLM_OPS_SOURCE = (
+    "tflite-micro Python wheel 0.dev20261023182759: builtin ops of its PythonOpsResolver "
+    "(tensorflow/lite/micro/python/interpreter/src/python_ops_resolver.cc)"
+)
+#: What the RAM figures say where the real TFLite Micro interpreter cannot run.
+NO_TFLM_NOTE = "estimate only: tflite-micro has no wheel for this platform (it is published for Linux only)"
+
+#: One 320x240 RGB565 camera frame (2 bytes a pixel): what the OpenMV frame buffer holds beside the model.
+OPENMV_FRAME_BYTES = 320 * 240 * 2
+#: TFLite Micro aligns every arena buffer to 16 bytes (``MicroArenaBufferAlignment()``).
+ARENA_ALIGNMENT = 16
+
+#: The published figure the default throughput comes from: 33.4 M operations in 150 ms on a Cortex-M7 at 480 MHz.
+PUBLISHED_OPS = 33.4e6
+PUBLISHED_LATENCY_S = 0.150
+#: 33.4e6 / 0.150 = 222.7e6 operations a second (not the 249e6 sometimes quoted beside the same figures).
+DEFAULT_OPS_PER_S = PUBLISHED_OPS / PUBLISHED_LATENCY_S
+#: Default current of an OpenMV Cam H7 while awake and computing at 480 MHz (see :func:`battery_life`).
+ACTIVE_CURRENT_A = 0.140
+#: Default current in deep sleep with the camera sensor powered down (see :func:`battery_life`).
+SLEEP_CURRENT_A = 50e-6
+
+_BUILTIN_CUSTOM = 32  # BuiltinOperator.CUSTOM
+_MIN_WHEEL_OPS = 50  # fewer Register_ symbols than this means the wheel could not be read
+
+
+# --------------------------------------------------------------------------------------------- reading the bytes
+def _schema():
+    """The TFLite flatbuffer schema module: LiteRT's, else TensorFlow's, else tflite-micro's."""
+    try:
+        from ai_edge_litert import schema_py_generated
+
+        return schema_py_generated
+    except ImportError:
+        pass
+    try:
+        from ._setup import import_tensorflow
+
+        import_tensorflow()
+        from tensorflow.lite.python import schema_py_generated
+
+        return schema_py_generated
+    except ImportError:
+        pass
+    try:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+        return schema_py_generated
+    except ImportError:
+        raise ImportError(
+            "no TFLite flatbuffer schema found; install ai-edge-litert (pip install ai-edge-litert) or tensorflow"
+        ) from None
+
+
+def _as_bytes(tflite_bytes):
+    """Bytes of a .tflite model given as bytes, a bytearray/memoryview or the path of a .tflite file."""
+    if isinstance(tflite_bytes, (str, os.PathLike)):
+        path = Path(tflite_bytes)
+        if not path.is_file():
+            raise FileNotFoundError(f".tflite file {str(path)!r} does not exist; pass its path or the model's bytes")
+        tflite_bytes = path.read_bytes()
+    if isinstance(tflite_bytes, (bytearray, memoryview)):
+        tflite_bytes = bytes(tflite_bytes)
+    if not isinstance(tflite_bytes, bytes):
+        raise TypeError(
+            f"expected the bytes of a .tflite model (what quantize.to_int8 returns) or a path to one, "
+            f"got {type(tflite_bytes).__name__}"
+        )
+    if len(tflite_bytes) < 8 or tflite_bytes[4:8] != b"TFL3":
+        raise ValueError(
+            f"these {len(tflite_bytes):,} bytes are not a .tflite model (no 'TFL3' identifier at byte 4); "
+            "pass the bytes a TFLiteConverter returned, e.g. quantize.to_int8(model, images)"
+        )
+    return tflite_bytes
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(data):
+    schema = _schema()
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
+def _model(tflite_bytes):
+    return _parsed(_as_bytes(tflite_bytes))
+
+
+@functools.lru_cache(maxsize=1)
+def _enum_names():
+    schema = _schema()
+
+    def invert(cls):
+        return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+    return invert(schema.BuiltinOperator), invert(schema.TensorType)
+
+
+def _op_name(model, opcode_index):
+    code = model.operatorCodes[opcode_index]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)  # codes above 127 live in builtinCode only
+    if builtin == _BUILTIN_CUSTOM:
+        custom = code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
+        return f"CUSTOM:{custom}"
+    return _enum_names()[0].get(builtin, f"BUILTIN_{builtin}")
+
+
+def _text(name):
+    return name.decode(errors="replace") if isinstance(name, bytes) else (name or "")
+
+
+_DTYPE_BITS = {
+    "FLOAT32": 32, "FLOAT16": 16, "BFLOAT16": 16, "FLOAT64": 64, "INT64": 64, "UINT64": 64, "INT32": 32,
+    "UINT32": 32, "INT16": 16, "UINT16": 16, "INT8": 8, "UINT8": 8, "BOOL": 8, "INT4": 4, "UINT4": 4, "INT2": 2,
+    "COMPLEX64": 64, "COMPLEX128": 128, "FLOAT8_E4M3FN": 8, "FLOAT8_E5M2": 8,
+}
+
+
+def _dtype(tensor):
+    """A tensor's element type as NumPy spells it: ``"int8"``, ``"float32"``, ..."""
+    return _enum_names()[1].get(tensor.type, f"type{tensor.type}").lower()
+
+
+def _shape(tensor):
+    return tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
+
+
+def _nbytes(tensor):
+    count = 1
+    for dim in _shape(tensor):
+        count *= max(dim, 1)  # a dynamic (-1) batch dimension is stored as 1 in the shape
+    bits = _DTYPE_BITS.get(_dtype(tensor).upper(), 32)
+    return (count * bits + 7) // 8
+
+
+def _is_constant(model, tensor):
+    """A tensor whose values live in the flatbuffer (weights, biases, shapes): no arena space at run time."""
+    if tensor.buffer <= 0 or tensor.buffer >= len(model.buffers):
+        return False
+    buf = model.buffers[tensor.buffer]
+    has_data = buf.data is not None and len(buf.data) > 0
+    return has_data or bool(getattr(buf, "size", 0))
+
+
+def _layer_of(tensor_name):
+    """Best guess at the Keras layer behind a tensor: the deepest name scope in its name that is not an op name.
+
+    ``"model_1/gelu_act_1/Gelu/mul_2;..."`` -> ``"gelu_act"``. TensorFlow appends ``_1`` to a name scope entered a
+    second time, which Keras 3 does when it traces a model for export; that suffix is dropped.
+    """
+    parts = [p for p in tensor_name.split(";")[0].split("/") if p]
+    scopes = [p for p in parts[1:-1] if not re.fullmatch(r"[A-Z]\w*", p)]
+    return re.sub(r"_\d+$", "", scopes[-1]) if scopes else None
+
+
+# --------------------------------------------------------------------------------------------- ops
+@dataclass(frozen=True)
+class OpInfo:
+    """One operator of the graph, in execution order: its input and output tensor indexes, the name of the tensor it
+    writes (the first of the names the converter fused) and the Keras layer it most likely came from."""
+
+    index: int
+    op: str
+    inputs: tuple
+    outputs: tuple
+    output_name: str
+    layer: str | None
+
+
+def flash_bytes(tflite_bytes):
+    """Bytes of the .tflite file: what the model takes in flash (or in the RAM region it is loaded to)."""
+    return len(_as_bytes(tflite_bytes))
+
+
+def op_table(tflite_bytes, subgraph=0):
+    """Every operator of a subgraph in the order the interpreter runs them, as :class:`OpInfo` rows."""
+    model = _model(tflite_bytes)
+    graph = model.subgraphs[subgraph]
+    rows = []
+    for i, op in enumerate(graph.operators or []):
+        outs = tuple(int(t) for t in (op.outputs if op.outputs is not None else ()))
+        ins = tuple(int(t) for t in (op.inputs if op.inputs is not None else ()))
+        name = _text(graph.tensors[outs[0]].name).split(";")[0] if outs and outs[0] >= 0 else ""
+        layer = _layer_of(name)
+        for t in ins if layer is None else ():  # a graph output is named after the signature: ask the inputs
+            if t >= 0 and not _is_constant(model, graph.tensors[t]):
+                layer = _layer_of(_text(graph.tensors[t].name))
+                break
+        rows.append(OpInfo(i, _op_name(model, op.opcodeIndex), ins, outs, name, layer))
+    return rows
+
+
+def operators(tflite_bytes):
+    """Sorted names of the operators a model's graph runs (``CONV_2D``, ``DEPTHWISE_CONV_2D``, ...; a custom or
+    Flex op reads ``CUSTOM:<code>``), read from the operator codes of the operators of every subgraph.
+
+    The flatbuffer is read with the TFLite schema that ships with ``ai_edge_litert`` (else TensorFlow's): no
+    interpreter is built, so this works for any model, including ones an interpreter would refuse.
+    """
+    model = _model(tflite_bytes)
+    used = set()
+    for graph in model.subgraphs:
+        for op in graph.operators or []:
+            used.add(_op_name(model, op.opcodeIndex))
+    return sorted(used)
+
+
+def tflm_available():
+    """True where the tflite-micro wheel (the real TFLite Micro interpreter) imports; it is published for Linux only."""
+    try:
+        import tflite_micro  # noqa: F401
+    except Exception:  # noqa: BLE001 - missing wheel, or one built for another platform
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def tflm_supported_ops():
+    """The builtin ops TFLite Micro supports: read from the installed tflite-micro wheel (the ``Register_<OP>``
+    kernel symbols in its ``_runtime`` library, kept to TFLite builtin names) where there is one, else
+    :data:`TFLM_OPS`."""
+    if not tflm_available():
+        return TFLM_OPS
+    try:
+        from tflite_micro.python.tflite_micro import _runtime
+
+        data = Path(_runtime.__file__).read_bytes()
+    except Exception:  # noqa: BLE001 - an unusual install layout: fall back to the documented list
+        return TFLM_OPS
+    builtins = set(_enum_names()[0].values())
+    found = {m.decode() for m in re.findall(rb"Register_([A-Z0-9_]+?)Ev", data)} & builtins
+    return frozenset(found) if len(found) >= _MIN_WHEEL_OPS else TFLM_OPS
+
+
+class UnsupportedOpError(ValueError):
+    """A model uses operators TFLite Micro has no kernel for; ``.ops`` lists them as :class:`OpInfo` rows."""
+
+    def __init__(self, message, ops):
+        super().__init__(message)
+        self.ops = ops
+
+
+def _where(row):
+    layer = f", probably Keras layer {row.layer!r}" if row.layer else ""
+    return f"{row.op} at op {row.index} (output tensor {row.output_name!r}{layer})"
+
+
+def check_tflm_ops(tflite_bytes, supported=None):
+    """Check every operator against TFLite Micro's op set; return the sorted op names when all are supported.
+
+    ``supported`` defaults to :func:`tflm_supported_ops`. Raises :class:`UnsupportedOpError` naming each missing
+    op, where it runs and the Keras layer it most likely came from (read from its output tensor's name).
+    """
+    supported = tflm_supported_ops() if supported is None else frozenset(supported)
+    bad = [row for row in op_table(tflite_bytes) if row.op not in supported]
+    for graph_index in range(1, len(_model(tflite_bytes).subgraphs)):
+        bad += [row for row in op_table(tflite_bytes, graph_index) if row.op not in supported]
+    if bad:
+        names = sorted({row.op for row in bad})
+        details = "; ".join(_where(row) for row in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise UnsupportedOpError(
+            f"TFLite Micro has no kernel for {', '.join(names)}: {details}. Replace that layer with one built from "
+            "ops TFLite Micro supports (e.g. ReLU or ReLU6 for an activation, see footprint.TFLM_OPS), or register a "
+            "custom kernel in the firmware",
+            bad,
+        )
+    return operators(tflite_bytes)
+
+
+# --------------------------------------------------------------------------------------------- integer-only?
+def _io(tflite_bytes, which):
+    model = _model(tflite_bytes)
+    graph = model.subgraphs[0]
+    rows = []
+    for index in getattr(graph, which):
+        t = graph.tensors[index]
+        q = t.quantization
+        scales = [] if q is None or q.scale is None else [float(s) for s in q.scale]
+        zps = [] if q is None or q.zeroPoint is None else [int(z) for z in q.zeroPoint]
+        rows.append({
+            "name": _text(t.name), "dtype": _dtype(t), "shape": _shape(t),
+            "scale": scales[0] if len(scales) == 1 else (tuple(scales) if scales else 0.0),
+            "zero_point": zps[0] if len(zps) == 1 else (tuple(zps) if zps else 0),
+        })
+    return rows
+
+
+def float_ops(tflite_bytes):
+    """Ops that read or write a float tensor (``"FULLY_CONNECTED@3"`` style: op name @ op index); empty for a
+    full-integer model. A dynamic-range model lists its hybrid ops here, a float model every op."""
+    model = _model(tflite_bytes)
+    graph = model.subgraphs[0]
+    found = []
+    for row in op_table(tflite_bytes):
+        dtypes = {_dtype(graph.tensors[t]) for t in row.inputs + row.outputs if t >= 0}
+        if dtypes & {"float32", "float16", "float64", "bfloat16"}:
+            found.append(f"{row.op}@{row.index}")
+    return found
+
+
+def is_full_int8(tflite_bytes):
+    """True when the model's inputs and outputs are int8, every op is a builtin and no tensor is float: what the
+    OpenMV firmware and TFLite Micro's optimised (CMSIS-NN) kernels expect."""
+    ios = _io(tflite_bytes, "inputs") + _io(tflite_bytes, "outputs")
+    if not ios or any(row["dtype"] != "int8" for row in ios):
+        return False
+    if any(op.startswith("CUSTOM:") for op in operators(tflite_bytes)):
+        return False
+    return not float_ops(tflite_bytes)
+
+
+def describe(tflite_bytes, *, measure=True):
+    """A dict that sums a .tflite model up, for any model (float, dynamic-range or full int8), without raising:
+
+    ``flash_bytes``, ``input``/``output`` (name, dtype, shape, scale, zero point), ``full_int8``, ``operators``,
+    ``float_ops``, ``tflm_unsupported`` (ops TFLite Micro lacks), ``lower_bound_bytes``, ``greedy_estimate_bytes``,
+    ``arena`` (:class:`ArenaUsage` measured by TFLite Micro, or None), and ``notes`` saying what is missing and why.
+    ``measure=False`` skips running TFLite Micro.
+    """
+    data = _as_bytes(tflite_bytes)
+    ins, outs = _io(data, "inputs"), _io(data, "outputs")
+    unsupported = sorted({row.op for row in op_table(data)} - tflm_supported_ops())
+    report = {
+        "flash_bytes": len(data),
+        "input": ins[0] if len(ins) == 1 else ins,
+        "output": outs[0] if len(outs) == 1 else outs,
+        "full_int8": is_full_int8(data),
+        "operators": operators(data),
+        "float_ops": float_ops(data),
+        "tflm_unsupported": unsupported,
+        "lower_bound_bytes": activation_lower_bound(data),
+        "greedy_estimate_bytes": greedy_arena_estimate(data),
+        "arena": None,
+        "notes": [],
+    }
+    notes = report["notes"]
+    if not report["full_int8"]:
+        kinds = ", ".join(f"{r['dtype']} {side}" for side, rs in (("input", ins), ("output", outs)) for r in rs)
+        notes.append(
+            f"not full-integer int8 ({kinds}; {len(report['float_ops'])} ops touch float tensors): the OpenMV "
+            "firmware expects int8 in and out; convert with quantize.to_int8"
+        )
+    if unsupported:
+        notes.append(f"TFLite Micro has no kernel for {', '.join(unsupported)}: the board cannot run this model")
+    elif measure and not tflm_available():
+        notes.append(NO_TFLM_NOTE)
+    elif measure:
+        try:
+            report["arena"] = measured_arena_bytes(data)
+        except Exception as error:  # noqa: BLE001 - the report says why instead of raising
+            notes.append(f"TFLite Micro could not run it: {error}")
+    return report
+
+
+# --------------------------------------------------------------------------------------------- measured arena
+@dataclass(frozen=True)
+class ArenaUsage:
+    """The tensor arena TFLite Micro used, as its ``RecordingMicroAllocator`` printed it.
+
+    ``total`` = ``head`` (the non-persistent section: the planned activation buffers and scratch buffers) + ``tail``
+    (persistent: tensor structs, quantization data, op data, node structs). ``parts`` holds each recorded
+    allocation type's bytes as printed; ``text`` the lines themselves.
+    """
+
+    total: int
+    head: int
+    tail: int
+    parts: dict = field(default_factory=dict)
+    text: str = ""
+
+    def __str__(self):
+        return (f"{self.total:,} B arena = {self.head:,} B head (activations, scratch) + "
+                f"{self.tail:,} B tail (persistent)")
+
+
+_TOTAL = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+_PART = re.compile(r"'([^']+)' used (\d+) bytes")
+
+
+def _parse_allocations(text):
+    figures = {k: int(v) for k, v in _TOTAL.findall(text)}
+    if "total" not in figures:
+        raise RuntimeError(
+            "TFLite Micro's print_allocations() printed no 'Arena allocation total' line "
+            f"(got {text.strip()[:300]!r}); this tflite-micro version prints another format"
+        )
+    parts = {k: int(v) for k, v in _PART.findall(text)}
+    lines = "\n".join(line for line in text.splitlines() if "RecordingMicroAllocator" in line)
+    return ArenaUsage(figures["total"], figures.get("head", 0), figures.get("tail", 0), parts, lines)
+
+
+@contextlib.contextmanager
+def _captured_fds(fds=(1, 2)):
+    """Point file descriptors ``fds`` (C/C++ stdout and stderr) at a temp file; ``box["text"]`` holds what was
+    written. TFLite Micro prints from C++, below Python's ``sys.stdout``, so only an fd-level redirect catches it."""
+    box = {"text": ""}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as tmp:
+        saved = [os.dup(fd) for fd in fds]
+        try:
+            for fd in fds:
+                os.dup2(tmp.fileno(), fd)
+            yield box
+        finally:
+            _flush_c_streams()
+            for fd, copy in zip(fds, saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+            tmp.seek(0)
+            box["text"] = tmp.read().decode(errors="replace")
+
+
+def _flush_c_streams():
+    try:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers a redirected stdout: flush it before restoring
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+def _missing_ops(text):
+    return sorted(set(re.findall(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'", text)))
+
+
+def _measure_here(data, arena_size, invoke):
+    """Build TFLite Micro's interpreter on ``data`` in this process, run it once, return the printed allocations."""
+    import numpy as np
+    from tflite_micro import runtime
+
+    with _captured_fds() as log:
+        try:
+            interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena_size)
+            built = True
+        except RuntimeError:
+            built = False
+    if not built:
+        missing = _missing_ops(log["text"])
+        if missing:
+            check_tflm_ops(data, supported=tflm_supported_ops() - set(missing))  # raises, naming op and layer
+        said = " ".join(log["text"].split())[:400] or "no message"
+        hint = "; pass a larger arena_size" if "alloc" in said.lower() else ""
+        raise RuntimeError(f"TFLite Micro could not prepare this model ({arena_size:,} B arena): {said}{hint}")
+    if invoke:
+        for i in range(len(_io(data, "inputs"))):
+            details = interpreter.get_input_details(i)
+            interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
+        with _captured_fds() as log:
+            interpreter.invoke()
+    with _captured_fds() as log:
+        interpreter.print_allocations()
+    return log["text"]
+
+
+_CHILD = (
+    "import sys; from tinymask import footprint as f; d = open(sys.argv[1], 'rb').read(); "
+    "sys.stdout.write('\\n@@ALLOC@@' + f._measure_here(d, int(sys.argv[2]), sys.argv[3] == '1'))"
+)
+
+
+def _measure_isolated(data, arena_size, invoke):
+    """The same in a child Python: a model that makes TFLite Micro abort kills the child, not this kernel."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(data)
+        env = dict(os.environ)  # the child imports this package even from a checkout that is not installed
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path), str(arena_size), "1" if invoke else "0"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )
+    if done.returncode < 0 or (done.returncode != 0 and "Traceback" not in done.stderr):
+        raise RuntimeError(
+            f"TFLite Micro crashed on this model (child process exit status {done.returncode}); an arena_size too "
+            "small for the model, or an untrained model calibrated on random data, can do this: measure a trained "
+            "model calibrated on real images, with the default arena_size"
+        )
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1]
+        kind, _, message = last.partition(": ")
+        error = UnsupportedOpError(message, []) if kind.endswith("UnsupportedOpError") else RuntimeError(message)
+        raise error
+    return done.stdout.split("@@ALLOC@@", 1)[-1]
+
+
+def measured_arena_bytes(tflite_bytes, *, arena_size=None, invoke=True, isolate=True):
+    """The tensor arena the real TFLite Micro interpreter needs for this model, as an :class:`ArenaUsage`.
+
+    Builds ``tflite_micro.runtime.Interpreter.from_bytes`` (its default allocation-recording mode), runs it once
+    on an all-zero input (``invoke``; kernels may claim scratch buffers on the first run) and parses what
+    ``print_allocations()`` prints from C++ to stdout: ``[RecordingMicroAllocator] Arena allocation total|head|tail
+    N bytes`` and one ``'<allocation type>' used N bytes ...`` line per part. That output is captured with a
+    file-descriptor redirect into a temp file. ``isolate`` (default) does this in a child Python, so that a model
+    which makes TFLite Micro abort cannot take the notebook kernel with it.
+
+    ``arena_size`` is the arena handed to the interpreter (default: 10x the model, at least 4 MiB); the figure
+    returned is what it used. The figures are those of the host build of TFLite Micro (64-bit pointers): a 32-bit
+    Cortex-M build stores smaller structs, so its persistent part (``tail``) is somewhat smaller; the planned
+    activations (``head``) are the same. Returns None where tflite-micro has no wheel
+    (macOS, Windows): use :func:`greedy_arena_estimate` there (see :data:`NO_TFLM_NOTE`).
+    """
+    data = _as_bytes(tflite_bytes)
+    if not tflm_available():
+        return None
+    check_tflm_ops(data)  # a missing kernel gets its clear error here, before TFLite Micro is built
+    arena_size = max(10 * len(data), 4 * memory.MIB) if arena_size is None else int(arena_size)
+    text = (_measure_isolated if isolate else _measure_here)(data, arena_size, invoke)
+    return _parse_allocations(text)
+
+
+# --------------------------------------------------------------------------------------------- planned arena
+@dataclass(frozen=True)
+class TensorLifetime:
+    """A non-constant tensor: its bytes and the ops it lives from (written, or 0 for a graph input) to (last read,
+    or the last op for a graph output)."""
+
+    index: int
+    name: str
+    dtype: str
+    shape: tuple
+    nbytes: int
+    first_op: int
+    last_op: int
+
+
+def lifetimes(tflite_bytes, subgraph=0):
+    """:class:`TensorLifetime` of every tensor that needs arena space (constants, whose values sit in the
+    flatbuffer, are skipped), read from the subgraph's operators in execution order."""
+    model = _model(tflite_bytes)
+    graph = model.subgraphs[subgraph]
+    ops = graph.operators or []
+    last = len(ops) - 1
+    first, final = {}, {}
+    for i in range(len(graph.tensors)):
+        if graph.tensors[i].isVariable:
+            first[i], final[i] = 0, last
+    for t in graph.inputs:
+        first[int(t)] = 0
+    for i, op in enumerate(ops):
+        for t in op.inputs if op.inputs is not None else ():
+            if t >= 0:
+                first.setdefault(int(t), i)
+                final[int(t)] = max(final.get(int(t), i), i)
+        for t in op.outputs if op.outputs is not None else ():
+            first.setdefault(int(t), i)
+            final[int(t)] = max(final.get(int(t), i), i)
+    for t in graph.outputs:
+        first.setdefault(int(t), 0)
+        final[int(t)] = last
+    rows = []
+    for t in sorted(first):
+        tensor = graph.tensors[t]
+        if _is_constant(model, tensor):
+            continue
+        rows.append(TensorLifetime(t, _text(tensor.name), _dtype(tensor), _shape(tensor), _nbytes(tensor),
+                                   first[t], max(final.get(t, first[t]), first[t])))
+    return rows
+
+
+def live_bytes(tflite_bytes, subgraph=0):
+    """Per op, in execution order: ``(op index, op name, bytes of tensors alive while it runs)``; plot it to see
+    where the activation peak sits."""
+    spans = lifetimes(tflite_bytes, subgraph)
+    return [(row.index, row.op, sum(s.nbytes for s in spans if s.first_op <= row.index <= s.last_op))
+            for row in op_table(tflite_bytes, subgraph)]
+
+
+def activation_lower_bound(tflite_bytes, subgraph=0):
+    """The most bytes of tensors that must be alive at the same time (an op's inputs and outputs, and every tensor
+    written earlier and read later): no memory planner can use less arena for the activations."""
+    rows = live_bytes(tflite_bytes, subgraph)
+    return max((b for _, _, b in rows), default=0)
+
+
+def _align(n, alignment=ARENA_ALIGNMENT):
+    return -(-n // alignment) * alignment
+
+
+def plan_arena(spans, alignment=ARENA_ALIGNMENT):
+    """Offsets a greedy first-fit planner gives buffers, as TFLite Micro's ``GreedyMemoryPlanner`` does: buffers
+    sorted by size (largest first; equal sizes in descending tensor index, as TFLite Micro orders them), each put
+    at the lowest ``alignment``-aligned offset where it overlaps no already placed buffer alive at the same time.
+    ``spans`` are :class:`TensorLifetime` rows (or anything with ``nbytes``, ``first_op`` and ``last_op``); returns
+    ``[(span, offset), ...]`` in placement order. On the course's models this reproduces the ``head`` TFLite Micro
+    measures (e.g. 73,728 B for int8 MobileNetV1 alpha 0.25 at 96x96).
+    """
+    # Ties go to the later tensor first: TFLite Micro lists its buffers from the last tensor back, then sorts
+    # them by size with a stable sort.
+    order = sorted(spans, key=lambda s: (-s.nbytes, -getattr(s, "index", 0)))
+    placed = []
+    for s in order:
+        busy = sorted((offset, offset + p.nbytes) for p, offset in placed
+                      if p.first_op <= s.last_op and s.first_op <= p.last_op)
+        offset = 0
+        for start, end in busy:
+            if offset + s.nbytes <= start:
+                break
+            offset = max(offset, _align(end, alignment))
+        placed.append((s, offset))
+    return placed
+
+
+def greedy_arena_estimate(tflite_bytes, subgraph=0, alignment=ARENA_ALIGNMENT):
+    """Arena bytes the activations take when :func:`plan_arena` places them: the highest buffer end.
+
+    Always >= :func:`activation_lower_bound` (buffers alive together cannot share bytes); the arena TFLite Micro
+    measures adds its persistent data and the kernels' scratch buffers on top.
+    """
+    placed = plan_arena(lifetimes(tflite_bytes, subgraph), alignment)
+    return max((offset + s.nbytes for s, offset in placed), default=0)
+
+
+# --------------------------------------------------------------------------------------------- time and energy
+@dataclass(frozen=True)
+class Latency:
+    """An estimated inference time: ``seconds`` and ``fps`` from ``macs`` at ``ops_per_s``."""
+
+    macs: int
+    ops_per_s: float
+    seconds: float
+    fps: float
+
+    def __str__(self):
+        return (f"{self.macs / 1e6:.1f} M MACs at {self.ops_per_s / 1e6:.1f} M MAC/s: "
+                f"{1000 * self.seconds:.1f} ms, {self.fps:.1f} FPS (estimate)")
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _non_negative(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def macs(tflite_bytes, subgraph=0):
+    """Multiply-accumulates of one inference, counted from the graph's tensor shapes as ``profile.totals`` counts
+    them for a Keras model: CONV_2D out_h x out_w x out_c x kh x kw x in_c, DEPTHWISE_CONV_2D out_h x out_w x out_c x
+    kh x kw, FULLY_CONNECTED units x inputs (other ops are not counted)."""
+    model = _model(tflite_bytes)
+    tensors = model.subgraphs[subgraph].tensors
+    total = 0
+    for row in op_table(tflite_bytes, subgraph):
+        if row.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        out = _shape(tensors[row.outputs[0]])
+        kernel = _shape(tensors[row.inputs[1]])
+        if row.op == "CONV_2D":      # kernel (out_c, kh, kw, in_c), output (1, h, w, out_c)
+            total += out[1] * out[2] * int(math.prod(kernel))
+        elif row.op == "DEPTHWISE_CONV_2D":  # kernel (1, kh, kw, out_c)
+            total += out[1] * out[2] * int(math.prod(kernel))
+        else:                        # kernel (units, inputs)
+            total += int(math.prod(out[:-1])) * int(math.prod(kernel))
+    return int(total)
+
+
+def latency_estimate(macs, ops_per_s=DEFAULT_OPS_PER_S):
+    """Inference time if the board sustains ``ops_per_s`` multiply-accumulates a second: seconds = macs / ops_per_s.
+
+    The default, 222.7e6, is the arithmetic of a published figure for a Cortex-M7 at 480 MHz: 33.4 M operations in
+    150 ms (33.4e6 / 0.150 = 222.7e6). The "249 MOp/s" sometimes quoted beside those figures does not follow from
+    them (33.4 M in 150 ms would need 134 ms at 249 M/s); pass ``ops_per_s=249e6`` to use it. One op is taken to be
+    one MAC, as ``profile.totals`` counts; a source that counts a MAC as two ops gives half the MAC rate. Real
+    speed depends on the kernels (CMSIS-NN int8 is several times faster than reference kernels) and on memory
+    placement: time the model on the board.
+    """
+    macs = _positive("macs", macs)
+    ops_per_s = _positive("ops_per_s", ops_per_s)
+    seconds = macs / ops_per_s
+    return Latency(int(macs), ops_per_s, seconds, 1.0 / seconds)
+
+
+def energy_per_inference(latency_s, current_a=ACTIVE_CURRENT_A, voltage=3.3):
+    """Joules one inference draws: voltage x current x time (3.3 V x 0.140 A x 0.150 s = 69.3 mJ)."""
+    return _non_negative("latency_s", latency_s) * _positive("current_a", current_a) * _positive("voltage", voltage)
+
+
+def battery_life(inference_s, active_current_a=ACTIVE_CURRENT_A, sleep_current_a=SLEEP_CURRENT_A, voltage=3.3,
+                 battery_mah=1000, battery_v=3.7, period_s=60.0, *, overhead_s=0.0, efficiency=1.0):
+    """Days a battery lasts when the board wakes every ``period_s`` seconds, stays awake ``overhead_s +
+    inference_s`` at ``active_current_a`` and sleeps the rest of the period at ``sleep_current_a``, all at
+    ``voltage``.
+
+    battery energy = battery_mah / 1000 x 3600 x battery_v x efficiency joules (1 Ah x 3.7 V = 13,320 J);
+    energy per period = voltage x (active_current_a x awake + sleep_current_a x (period_s - awake));
+    days = battery energy / energy per period x period_s / 86,400. ``efficiency`` 1.0 is an ideal regulator; a
+    linear regulator (LDO) from 3.7 V to 3.3 V is about 3.3 / 3.7 = 0.89.
+
+    Defaults: about 140 mA awake (an STM32H743 at 480 MHz with the camera sensor on draws well over 100 mA,
+    the figure OpenMV and users report for the H7) and 50 uA asleep (``machine.deepsleep()`` with the sensor
+    powered down; users who leave the sensor in standby measure about 1.6 mA). Worked example: 150 ms inference
+    once a minute on a 1000 mAh 3.7 V LiPo gives 3.3 V x (0.140 x 0.15 + 50e-6 x 59.85) As = 79.2 mJ a minute,
+    so 13,320 J lasts 168,234 minutes = 116.8 days: about four months, not "over a year". Over a year needs
+    under 25.3 mJ a wake-up at this period (0.42 mW on average): a shorter awake time or a lower active current.
+    Measure your board's currents: they decide the answer.
+    """
+    inference_s = _non_negative("inference_s", inference_s)
+    overhead_s = _non_negative("overhead_s", overhead_s)
+    active = _positive("active_current_a", active_current_a)
+    sleep = _non_negative("sleep_current_a", sleep_current_a)
+    voltage = _positive("voltage", voltage)
+    period_s = _positive("period_s", period_s)
+    awake = inference_s + overhead_s
+    if awake > period_s:
+        raise ValueError(
+            f"the board is awake {awake:g} s (inference_s + overhead_s) per period but period_s is {period_s:g} s; "
+            "make the period longer than the awake time"
+        )
+    if not 0 < efficiency <= 1:
+        raise ValueError(f"efficiency must be in (0, 1], got {efficiency!r}")
+    battery_j = _positive("battery_mah", battery_mah) / 1000 * 3600 * _positive("battery_v", battery_v) * efficiency
+    per_period_j = voltage * (active * awake + sleep * (period_s - awake))
+    return battery_j / per_period_j * period_s / 86400
+
+
+# --------------------------------------------------------------------------------------------- does it fit?
+@dataclass(frozen=True)
+class BoardFit:
+    """Model bytes against the board's model region and arena bytes against its arena block, as two
+    ``memory.Fit`` answers; true only when both fit. ``arena_source`` says where the arena figure came from."""
+
+    model: memory.Fit
+    arena: memory.Fit
+    arena_source: str
+
+    @property
+    def fits(self):
+        return self.model.fits and self.arena.fits
+
+    def __bool__(self):
+        return self.fits
+
+    def __str__(self):
+        verdict = "fits" if self.fits else "does NOT fit"
+        return (f"{self.model.board.name}: {verdict}\n  model: {self.model}\n"
+                f"  arena ({self.arena_source}): {self.arena}")
+
+
+def _arena_needed(data, arena_bytes):
+    if arena_bytes is not None:
+        if isinstance(arena_bytes, bool) or not isinstance(arena_bytes, int) or arena_bytes < 0:
+            raise ValueError(f"arena_bytes must be a non-negative int of bytes, got {arena_bytes!r}")
+        return arena_bytes, "given"
+    if tflm_available():
+        try:
+            return measured_arena_bytes(data).total, "measured by TFLite Micro"
+        except Exception as error:  # noqa: BLE001 - fall back to the planner estimate, and say so
+            reason = f"TFLite Micro failed: {str(error)[:80]}"
+    else:
+        reason = NO_TFLM_NOTE
+    return greedy_arena_estimate(data), f"greedy planner estimate of the activations, {reason}"
+
+
+def fits_board(tflite_bytes, board="openmv-h7", arena_bytes=None, *, frame_bytes=OPENMV_FRAME_BYTES):
+    """Does the model fit the board? A :class:`BoardFit` with numbers for the model and for the arena.
+
+    Model: the .tflite bytes against the board's model region less one camera frame (``frame_bytes``, default a
+    320x240 RGB565 frame = 153,600 B; the OpenMV H7 loads the model into its ~480 KB frame-buffer region, beside the
+    frames), or against its flash where the board has no such region. Arena: ``arena_bytes`` if given, else the
+    arena TFLite Micro measures (:func:`measured_arena_bytes`), else the greedy planner's estimate; against the
+    board's arena heap block (~267 KB on the H7), else its SRAM. ``board`` is a key of ``memory.BOARDS`` or a
+    ``memory.Board``.
+    """
+    data = _as_bytes(tflite_bytes)
+    b = memory.board(board)
+    frame_bytes = int(_non_negative("frame_bytes", frame_bytes))
+    if b.model_region_bytes is not None:
+        region = max(b.model_region_bytes - frame_bytes, 0)
+        label = f"model region less a {frame_bytes:,} B frame"
+        model_fit = memory.Fit(len(data), region, label, b)
+    else:
+        model_fit = memory.fits(len(data), b, "flash")
+    needed, source = _arena_needed(data, arena_bytes)
+    return BoardFit(model_fit, memory.fits(needed, b, "ram"), source)
