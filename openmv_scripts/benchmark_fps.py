@@ -1,0 +1,99 @@
+# benchmark_fps.py: time the tinymask model on the camera and print one line to paste into the notebook.
+#
+# Firmware: OpenMV 4.5.6 or newer (ml.Model). Copy the model (.tflite) next to this script, run it
+# from the OpenMV IDE and copy the line that starts with TINYMASK_BENCH from the serial terminal
+# into notebooks/06_openmv_deployment.ipynb (tinymask.deploy.parse_benchmark reads it):
+#
+#   TINYMASK_BENCH model=<file> fw=<x.y.z> board=<board> runs=<n> size=<w>x<h>x<c>
+#       infer_ms=<ms> infer_fps=<fps> frame_ms=<ms> frame_fps=<fps>     (all on one line)
+#
+# infer_*: model.predict() alone, RUNS times on one fixed frame (the firmware's scaling of the frame
+# to the model input is included, as it is in every predict call). frame_*: snapshot() + predict(),
+# RUNS times: what a live script gets at best. Close the frame buffer view in the IDE (or disable
+# it) for the fastest figures: sending frames to the IDE takes time too.
+
+import gc
+import time
+
+import ml
+
+MODEL_FILE = "tinymask_mask.tflite"
+INPUT_SIZE = (96, 96)
+CHANNELS = 3
+WINDOW = 240
+RUNS = 50
+WARMUP = 3
+LOAD_TO_FB = True
+
+
+def firmware():
+    try:
+        import omv
+
+        version = "%d.%d.%d" % (omv.version_major(), omv.version_minor(), omv.version_patch())
+        try:
+            board = omv.board_type()
+        except AttributeError:
+            board = "unknown"
+        return version, board
+    except (ImportError, AttributeError):
+        return "unknown", "unknown"
+
+
+def start_camera(grayscale, window):
+    try:
+        import csi
+
+        cam = csi.CSI()
+        cam.reset()
+        cam.pixformat(csi.GRAYSCALE if grayscale else csi.RGB565)
+        cam.framesize(csi.QVGA)
+        cam.window((window, window))
+        cam.snapshot(time=2000)
+        return cam.snapshot
+    except ImportError:
+        import sensor
+
+        sensor.reset()
+        sensor.set_pixformat(sensor.GRAYSCALE if grayscale else sensor.RGB565)
+        sensor.set_framesize(sensor.QVGA)
+        sensor.set_windowing((window, window))
+        sensor.skip_frames(time=2000)
+        return sensor.snapshot
+
+
+def load_model(path, load_to_fb):
+    try:
+        return ml.Model(path, load_to_fb=load_to_fb)
+    except TypeError:
+        return ml.Model(path)
+
+
+def main():
+    model = load_model(MODEL_FILE, LOAD_TO_FB)
+    snapshot = start_camera(CHANNELS == 1, WINDOW)
+    img = snapshot()
+    for _ in range(WARMUP):
+        model.predict([img])
+    gc.collect()
+
+    start = time.ticks_us()
+    for _ in range(RUNS):
+        model.predict([img])
+    infer_us = time.ticks_diff(time.ticks_us(), start) / RUNS
+
+    start = time.ticks_us()
+    for _ in range(RUNS):
+        model.predict([snapshot()])
+    frame_us = time.ticks_diff(time.ticks_us(), start) / RUNS
+
+    version, board = firmware()
+    print(
+        "TINYMASK_BENCH model=%s fw=%s board=%s runs=%d size=%dx%dx%d infer_ms=%.2f infer_fps=%.2f "
+        "frame_ms=%.2f frame_fps=%.2f"
+        % (MODEL_FILE, version, board.replace(" ", "_"), RUNS, INPUT_SIZE[0], INPUT_SIZE[1], CHANNELS,
+           infer_us / 1000, 1e6 / infer_us, frame_us / 1000, 1e6 / frame_us)
+    )
+
+
+main()

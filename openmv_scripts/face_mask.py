@@ -1,0 +1,161 @@
+# face_mask.py: find faces with the built-in Haar cascade, then run the tinymask model on each face.
+#
+# Firmware: OpenMV 4.5.6 or newer (ml.Model). The cascade is "/rom/haarcascade_frontalface.cascade"
+# on firmware 4.7+ and "frontalface" before; find_features() takes scale= on firmware 5 and
+# scale_factor= on firmware 4. Both are handled below. Copy the model (.tflite) and its labels
+# (.txt) next to this script.
+#
+# This is the OpenMV smile-detection pattern: the detector proposes face boxes on the whole frame,
+# and the classifier sees only the face (a copy of the box, slightly enlarged, which the firmware
+# then scales to the model's input). The Haar cascade finds frontal faces; a mask over nose and
+# mouth can hide the features it looks for, so expect misses: lower FACE_THRESHOLD if it never
+# fires, and see the notebook for what the detector costs in frames per second.
+#
+# Serial output, one line per face and frame:
+#     face x=<x> y=<y> w=<w> h=<h> label=<label or uncertain> class=<best class> score=<0..1>
+# and one "frame faces=<n> fps=<f>" line per frame.
+
+import gc
+import time
+
+import image
+import ml
+
+MODEL_FILE = "tinymask_mask.tflite"
+LABELS = ("mask", "no_mask")  # used only when no labels file is found
+UNCERTAIN_BELOW = 0.6
+LOAD_TO_FB = True
+FACE_THRESHOLD = 0.75  # Haar: lower finds more faces (and more false ones)
+FACE_SCALE = 1.25  # Haar: image pyramid step
+FACE_STAGES = 25  # Haar: fewer stages are faster and less strict
+MARGIN = 0.15  # enlarge each face box by this fraction on every side (the model saw whole heads)
+
+
+def firmware_version():
+    try:
+        import omv
+
+        return (omv.version_major(), omv.version_minor(), omv.version_patch())
+    except (ImportError, AttributeError):
+        return (0, 0, 0)
+
+
+def start_camera():
+    try:
+        import csi
+
+        cam = csi.CSI()
+        cam.reset()
+        cam.pixformat(csi.RGB565)
+        cam.framesize(csi.QVGA)
+        cam.snapshot(time=2000)
+        return cam.snapshot
+    except ImportError:
+        import sensor
+
+        sensor.reset()
+        sensor.set_pixformat(sensor.RGB565)
+        sensor.set_framesize(sensor.QVGA)
+        sensor.skip_frames(time=2000)
+        return sensor.snapshot
+
+
+def load_cascade():
+    for path in ("/rom/haarcascade_frontalface.cascade", "frontalface"):  # firmware 4.7+, then older
+        try:
+            return image.HaarCascade(path, stages=FACE_STAGES)
+        except (OSError, ValueError):
+            pass
+    raise OSError("no frontal-face Haar cascade found on this firmware")
+
+
+def find_faces(img, cascade, version):
+    if version[0] >= 5:
+        try:
+            return img.find_features(cascade, threshold=FACE_THRESHOLD, scale=FACE_SCALE)
+        except TypeError:
+            pass
+    try:
+        return img.find_features(cascade, threshold=FACE_THRESHOLD, scale_factor=FACE_SCALE)
+    except TypeError:
+        return img.find_features(cascade, threshold=FACE_THRESHOLD, scale=FACE_SCALE)
+
+
+def load_model(path, load_to_fb):
+    try:
+        return ml.Model(path, load_to_fb=load_to_fb)
+    except TypeError:  # firmware 5: no load_to_fb
+        return ml.Model(path)
+
+
+def read_labels(model, model_file, fallback):
+    labels = getattr(model, "labels", None)
+    if labels:
+        return tuple(labels)
+    stem = model_file.rsplit(".", 1)[0]
+    for path in (stem + ".txt", "labels.txt"):
+        try:
+            with open(path) as f:
+                found = [line.strip() for line in f if line.strip()]
+            if found:
+                return tuple(found)
+        except OSError:
+            pass
+    return tuple(fallback)
+
+
+def decide(scores, labels, uncertain_below):
+    if len(scores) == 1:
+        p = scores[0]
+        best = 1 if p >= 0.5 else 0
+        top = p if best == 1 else 1.0 - p
+    else:
+        best = 0
+        for i in range(1, len(scores)):
+            if scores[i] > scores[best]:
+                best = i
+        top = scores[best]
+    name = labels[best]
+    return ("uncertain" if top < uncertain_below else name), name, top
+
+
+def enlarge(box, margin, width, height):
+    """The face box grown by `margin` on every side, kept inside the frame."""
+    x, y, w, h = box
+    dx, dy = int(w * margin), int(h * margin)
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+COLOURS = {"mask": (0, 255, 0), "uncertain": (0, 0, 255)}  # any other label: red
+
+
+def main():
+    version = firmware_version()
+    model = load_model(MODEL_FILE, LOAD_TO_FB)
+    labels = read_labels(model, MODEL_FILE, LABELS)
+    cascade = load_cascade()
+    snapshot = start_camera()
+    clock = time.clock()
+    while True:
+        clock.tick()
+        img = snapshot()
+        faces = find_faces(img, cascade, version)
+        results = []
+        for box in faces:
+            roi = enlarge(box, MARGIN, img.width(), img.height())
+            face = img.copy(roi=roi)  # the classifier sees only the face
+            scores = model.predict([face])[0].flatten().tolist()
+            del face
+            results.append((roi, decide(scores, labels, UNCERTAIN_BELOW)))
+        for roi, (label, best, top) in results:  # draw only after every face was classified
+            colour = COLOURS.get(label, (255, 0, 0))
+            img.draw_rectangle(roi, color=colour, thickness=2)
+            img.draw_string(roi[0] + 2, roi[1] + 2, "%s %.2f" % (label, top), color=colour)
+            print("face x=%d y=%d w=%d h=%d label=%s class=%s score=%.3f" % (roi + (label, best, top)))
+        print("frame faces=%d fps=%.1f" % (len(results), clock.fps()))
+        gc.collect()
+
+
+main()

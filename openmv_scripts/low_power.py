@@ -1,0 +1,123 @@
+# low_power.py: wake up, take one picture, classify it, report, sleep; repeat every PERIOD_MS.
+#
+# Firmware: OpenMV 4.5.6 or newer (ml.Model, machine.lightsleep). Save as main.py on the camera with
+# the model (.tflite) and labels (.txt) and run it on battery, not from the IDE: while the board
+# sleeps its USB link stops, and the IDE loses the connection. Between pictures the camera sensor is
+# put to sleep too (it draws tens of milliamps when awake).
+#
+# machine.lightsleep(ms) keeps RAM, so the loop goes on where it stopped and the model stays loaded.
+# machine.deepsleep(ms) draws less but resets the board on wake-up: main.py starts again from the
+# top and reloads the model (set DEEP_SLEEP = True to use it, with the RTC waking the board).
+# Each wake-up prints:  wake n=<count> label=<label or uncertain> class=<best class> score=<0..1>
+# and blinks the LED of the result (green mask, red no mask, blue uncertain) for BLINK_MS.
+
+import time
+
+import machine
+import ml
+
+MODEL_FILE = "tinymask_mask.tflite"
+LABELS = ("mask", "no_mask")
+UNCERTAIN_BELOW = 0.6
+WINDOW = 240
+PERIOD_MS = 60000  # one picture a minute
+SETTLE_MS = 300  # let exposure settle after the sensor wakes
+BLINK_MS = 100
+DEEP_SLEEP = False
+LOAD_TO_FB = True
+
+
+def camera():
+    """(snapshot, sleep) functions with `csi` (firmware 5) or `sensor` (firmware 4)."""
+    try:
+        import csi
+
+        cam = csi.CSI()
+        cam.reset()
+        cam.pixformat(csi.RGB565)
+        cam.framesize(csi.QVGA)
+        cam.window((WINDOW, WINDOW))
+        return cam.snapshot, cam.sleep
+    except ImportError:
+        import sensor
+
+        sensor.reset()
+        sensor.set_pixformat(sensor.RGB565)
+        sensor.set_framesize(sensor.QVGA)
+        sensor.set_windowing((WINDOW, WINDOW))
+        return sensor.snapshot, sensor.sleep
+
+
+def load_model(path, load_to_fb):
+    try:
+        return ml.Model(path, load_to_fb=load_to_fb)
+    except TypeError:
+        return ml.Model(path)
+
+
+def read_labels(model, model_file, fallback):
+    labels = getattr(model, "labels", None)
+    if labels:
+        return tuple(labels)
+    stem = model_file.rsplit(".", 1)[0]
+    for path in (stem + ".txt", "labels.txt"):
+        try:
+            with open(path) as f:
+                found = [line.strip() for line in f if line.strip()]
+            if found:
+                return tuple(found)
+        except OSError:
+            pass
+    return tuple(fallback)
+
+
+def decide(scores, labels, uncertain_below):
+    if len(scores) == 1:
+        p = scores[0]
+        best = 1 if p >= 0.5 else 0
+        top = p if best == 1 else 1.0 - p
+    else:
+        best = 0
+        for i in range(1, len(scores)):
+            if scores[i] > scores[best]:
+                best = i
+        top = scores[best]
+    name = labels[best]
+    return ("uncertain" if top < uncertain_below else name), name, top
+
+
+def led(colour):
+    try:
+        return machine.LED({"red": "LED_RED", "green": "LED_GREEN", "blue": "LED_BLUE"}[colour])
+    except (AttributeError, TypeError, ValueError):
+        import pyb
+
+        return pyb.LED({"red": 1, "green": 2, "blue": 3}[colour])
+
+
+def main():
+    model = load_model(MODEL_FILE, LOAD_TO_FB)
+    labels = read_labels(model, MODEL_FILE, LABELS)
+    snapshot, sensor_sleep = camera()
+    count = 0
+    while True:
+        sensor_sleep(False)
+        start = time.ticks_ms()
+        img = snapshot()
+        while time.ticks_diff(time.ticks_ms(), start) < SETTLE_MS:
+            img = snapshot()
+        scores = model.predict([img])[0].flatten().tolist()
+        label, best, top = decide(scores, labels, UNCERTAIN_BELOW)
+        sensor_sleep(True)
+        count += 1
+        print("wake n=%d label=%s class=%s score=%.3f" % (count, label, best, top))
+        light = led({"mask": "green", "uncertain": "blue"}.get(label, "red"))
+        light.on()
+        time.sleep_ms(BLINK_MS)
+        light.off()
+        if DEEP_SLEEP:
+            machine.deepsleep(PERIOD_MS)  # resets: main.py runs again from the top
+        machine.lightsleep(PERIOD_MS)
+
+
+main()

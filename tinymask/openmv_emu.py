@@ -1,0 +1,1005 @@
+"""Run the OpenMV camera scripts on a PC: the firmware's preprocessing and stand-ins for its modules (introduced in notebooks/06_openmv_deployment.ipynb).
+
+Two parts:
+
+* :func:`firmware_pixels` / :func:`firmware_input` do to a frame exactly what OpenMV firmware 4.5.6+ does before
+  an int8 model runs: the frame is RGB565 (8-bit RGB is truncated to 5/6/5 bits, as the camera delivers it), it
+  is drawn into an image of the model's input size with ``BILINEAR | CENTER | SCALE_ASPECT_EXPAND |
+  BLACK_BACKGROUND`` (the fixed-point bilinear code of ``imlib_draw_image``, or a plain copy when the sizes
+  match), each channel is expanded to 8 bits by bit replication (``COLOR_RGB565_TO_R8`` ...) and the int8
+  input is ``pixel ^ 0x80`` = ``pixel - 128``, whatever scale and zero point the input tensor declares.
+* :func:`run_script` executes a camera script (e.g. ``openmv_scripts/classify.py`` or a bundle's ``main.py``)
+  with host stand-ins for the modules it imports (``sensor``/``csi``, ``image``, ``ml``, ``time``, ``machine``,
+  ``pyb``, ``gc``, ``os``, ``omv``), fed with a list of frames, and returns what it printed and, per frame, the
+  model's inputs and scores, the labels it printed and the LED states.
+
+What is a stand-in and not the firmware: the camera returns the frames it is given whatever frame size or
+window the script asks for (pass frames of the size the script would see); GRAYSCALE frames are made from the
+RGB565 frame with the firmware's ``COLOR_RGB565_TO_Y`` (a real sensor makes Y in its own DSP);
+``image.HaarCascade`` does not run a cascade: it returns one centred square "face" per frame (or the boxes you
+pass as ``faces=``); ``draw_string`` only records the text; time is virtual (``capture_ms`` a snapshot,
+``inference_ms`` a predict), so the FPS a script prints here follows from those two numbers, not from a
+measurement. Modules are handed to the script through its own ``__import__``: ``sys.modules`` is not touched.
+"""
+
+import builtins
+import contextvars
+import io
+import re
+import traceback
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "FIRMWARES",
+    "FIRMWARE_MODULES",
+    "rgb888_to_rgb565",
+    "rgb565_to_rgb888",
+    "rgb565_round_trip",
+    "rgb565_to_gray",
+    "draw_image",
+    "firmware_pixels",
+    "firmware_input",
+    "firmware_inputs",
+    "Image",
+    "HaarCascade",
+    "Model",
+    "FramesExhausted",
+    "BoardReset",
+    "ScriptError",
+    "FrameRecord",
+    "RunResult",
+    "run_script",
+]
+
+#: Firmware versions the stand-ins know how to behave like (``run_script(firmware=...)``).
+FIRMWARES = ("4.5.6", "4.7.0", "5.0.0")
+#: Modules a camera script may import: MicroPython's and OpenMV's own (the ones the emulator has no stand-in for
+#: are the host's ``math``, ``struct``, ``sys``, ``json`` and ``random``).
+FIRMWARE_MODULES = frozenset({
+    "os", "time", "gc", "math", "sys", "struct", "random", "json", "micropython", "uos", "utime",
+    "sensor", "csi", "image", "ml", "machine", "pyb", "display", "tf", "omv",
+})
+_HOST_MODULES = {"math", "struct", "sys", "json", "random"}
+
+RGB565, GRAYSCALE = "RGB565", "GRAYSCALE"
+_BOARD = contextvars.ContextVar("tinymask_openmv_board", default=None)  # the board of the run in progress
+_FRAMESIZES = {"QQVGA": (160, 120), "QVGA": (320, 240), "VGA": (640, 480), "HQVGA": (240, 160),
+               "B64X64": (64, 64), "B128X128": (128, 128), "QCIF": (176, 144), "HVGA": (480, 320)}
+
+
+# --------------------------------------------------------------------------------------------- pixels
+def rgb888_to_rgb565(rgb):
+    """uint8 (..., 3) RGB -> uint16 RGB565, truncating as ``COLOR_R8_G8_B8_TO_RGB565`` does."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected uint8 RGB pixels (..., 3), got {rgb.dtype} {rgb.shape}")
+    r, g, b = (rgb[..., i].astype(np.uint16) for i in range(3))
+    return ((r & 0xF8) << 8) | ((g & 0xFC) << 3) | (b >> 3)
+
+
+def rgb565_to_rgb888(pixels):
+    """uint16 RGB565 -> uint8 (..., 3) RGB, expanding 5/6 bits to 8 by bit replication (``COLOR_RGB565_TO_R8``)."""
+    p = np.asarray(pixels).astype(np.uint16)
+    r = (p >> 8) & 0xF8
+    g = (p >> 3) & 0xFC
+    b = (p << 3) & 0xF8
+    return np.stack([r | (r >> 5), g | (g >> 6), b | (b >> 5)], axis=-1).astype(np.uint8)
+
+
+def rgb565_round_trip(rgb):
+    """What an 8-bit RGB image looks like after the camera's RGB565: ``rgb565_to_rgb888(rgb888_to_rgb565(rgb))``."""
+    return rgb565_to_rgb888(rgb888_to_rgb565(rgb))
+
+
+def rgb565_to_gray(pixels):
+    """uint16 RGB565 -> uint8 luma, ``(38 R + 75 G + 15 B) >> 7`` on the expanded channels (``COLOR_RGB565_TO_Y``)."""
+    rgb = rgb565_to_rgb888(pixels).astype(np.int32)
+    return ((rgb[..., 0] * 38 + rgb[..., 1] * 75 + rgb[..., 2] * 15) >> 7).astype(np.uint8)
+
+
+def _floor(x):
+    return int(np.floor(np.float32(x)))
+
+
+def _geometry(src_w, src_h, dst_w, dst_h, roi_x, roi_y):
+    """Destination rectangle and fixed-point source steps of ``imlib_draw_image`` for CENTER | SCALE_ASPECT_EXPAND."""
+    f32 = np.float32
+    scale = max(f32(dst_w) / f32(src_w), f32(dst_h) / f32(src_h))  # EXPAND: the larger scale, crop the rest
+    out = {}
+    for axis, (src, dst, off) in {"x": (src_w, dst_w, roi_x), "y": (src_h, dst_h, roi_y)}.items():
+        scaled = _floor(f32(scale) * f32(src))
+        start = _floor(f32(dst - scaled) / f32(2.0))  # CENTER
+        src_start = 0
+        if start < 0:
+            src_start, start = -start, 0
+        end = min(start + scaled - src_start, dst)
+        src_start += _floor(f32(off) * scale)
+        frac = _floor(f32(65536.0) / scale)
+        accum = _floor(f32(src_start << 16) / scale)
+        out[axis] = (start, end, frac, accum)
+    return out
+
+
+def _bilinear_rgb565(src, ys, xs, fy, fx):
+    """The fixed-point RGB565 bilinear blend of ``imlib_draw_image`` (5-bit weights, rounding constants)."""
+    y0, y1 = ys
+    x0, x1 = xs
+    p00, p10 = src[np.ix_(y0, x0)], src[np.ix_(y0, x1)]
+    p01, p11 = src[np.ix_(y1, x0)], src[np.ix_(y1, x1)]
+    wy = fy[:, None]
+
+    def rb(p):
+        return ((p >> 1) & 0x7C00) | (p & 0x001F)
+
+    def vertical(top, bottom):
+        rb_out = (((32 - wy) * rb(top) + wy * rb(bottom) + 0x4010) >> 5) & 0x7C1F
+        g_out = (((32 - wy) * (top & 0x07E0) + wy * (bottom & 0x07E0) + 0x200) >> 5) & 0x07E0
+        return rb_out, g_out
+
+    rb_l, g_l = vertical(p00.astype(np.int64), p01.astype(np.int64))
+    rb_r, g_r = vertical(p10.astype(np.int64), p11.astype(np.int64))
+    wx = fx[None, :]
+    rb_out = ((32 - wx) * rb_l + wx * rb_r + 0x4010) >> 5
+    g_out = ((32 - wx) * g_l + wx * g_r + 0x200) >> 5
+    return (((rb_out << 1) & 0xF800) | (g_out & 0x07E0) | (rb_out & 0x001F)).astype(np.uint16)
+
+
+def _bilinear_gray(src, ys, xs, fy, fx):
+    y0, y1 = ys
+    x0, x1 = xs
+    p00, p10 = src[np.ix_(y0, x0)].astype(np.int64), src[np.ix_(y0, x1)].astype(np.int64)
+    p01, p11 = src[np.ix_(y1, x0)].astype(np.int64), src[np.ix_(y1, x1)].astype(np.int64)
+    wy, wx = fy[:, None], fx[None, :]
+    left = ((256 - wy) * p00 + wy * p01 + 128) >> 8
+    right = ((256 - wy) * p10 + wy * p11 + 128) >> 8
+    return (((256 - wx) * left + wx * right + 128) >> 8).astype(np.uint8)
+
+
+def _neighbours(index, start, limit):
+    """The two source rows (or columns) bilinear reads, clamped as the firmware clamps them."""
+    low = np.where(index < start, start, np.where(index >= limit, limit, index))
+    high = np.where(index < start, start, np.where(index >= limit, limit, index + 1))
+    return low, high
+
+
+def draw_image(src, dst_w, dst_h, roi=None):
+    """``src`` (uint16 RGB565 or uint8 grayscale, (h, w)) drawn into a new ``dst_w`` x ``dst_h`` image of the same
+    format as ``image.draw_image(src, 0, 0, roi=roi, hint=BILINEAR | CENTER | SCALE_ASPECT_EXPAND |
+    BLACK_BACKGROUND)`` does on OpenMV firmware: scaled to cover the destination (aspect ratio kept, centre
+    cropped), bilinear in fixed point, or copied pixel for pixel when no scaling is needed. Pixels the source
+    does not reach stay 0 (on the camera they keep what the buffer held)."""
+    src = np.asarray(src)
+    if src.ndim != 2 or src.dtype not in (np.uint16, np.uint8):
+        raise ValueError(f"src must be a (h, w) uint16 RGB565 or uint8 grayscale image, got {src.dtype} {src.shape}")
+    rx, ry, rw, rh = (0, 0, src.shape[1], src.shape[0]) if roi is None else (int(v) for v in roi)
+    g = _geometry(rw, rh, dst_w, dst_h, rx, ry)
+    (x_start, x_end, x_frac, x_acc), (y_start, y_end, y_frac, y_acc) = g["x"], g["y"]
+    out = np.zeros((dst_h, dst_w), dtype=src.dtype)
+    if x_end <= x_start or y_end <= y_start:
+        return out
+    x_accum = x_acc + np.arange(x_end - x_start, dtype=np.int64) * x_frac
+    y_accum = y_acc + np.arange(y_end - y_start, dtype=np.int64) * y_frac
+    if x_frac == 65536 and y_frac == 65536:  # no scaling: nearest neighbour (a copy)
+        out[y_start:y_end, x_start:x_end] = src[np.ix_(y_accum >> 16, x_accum >> 16)]
+        return out
+    x_accum, y_accum = x_accum - 0x8000, y_accum - 0x8000  # bilinear samples pixel centres
+    xs = _neighbours(x_accum >> 16, rx, rx + rw - 1)
+    ys = _neighbours(y_accum >> 16, ry, ry + rh - 1)
+    if src.dtype == np.uint16:
+        block = _bilinear_rgb565(src, ys, xs, (y_accum >> 11) & 0x1F, (x_accum >> 11) & 0x1F)
+    else:
+        block = _bilinear_gray(src, ys, xs, (y_accum >> 8) & 0xFF, (x_accum >> 8) & 0xFF)
+    out[y_start:y_end, x_start:x_end] = block
+    return out
+
+
+def _as_camera_pixels(frame):
+    """A frame as the camera holds it: uint16 RGB565 (from uint8 RGB, truncated) or uint8 grayscale (h, w)."""
+    if isinstance(frame, Image):
+        return frame._data
+    a = np.asarray(frame)
+    if a.dtype == np.uint16 and a.ndim == 2:
+        return a
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] == 3:
+        return rgb888_to_rgb565(a)
+    if a.dtype == np.uint8 and (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 1)):
+        return a.reshape(a.shape[0], a.shape[1])
+    raise ValueError(f"a frame must be uint8 RGB (h, w, 3), uint8 grayscale (h, w) or uint16 RGB565 (h, w); "
+                     f"got {a.dtype} {a.shape}")
+
+
+def _input_hwc(input_shape):
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 4 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if len(shape) != 3 or shape[2] not in (1, 3):
+        raise ValueError(f"input_shape must be (1, h, w, c), (h, w, c) or (h, w) with c 1 or 3, got {input_shape}")
+    return shape
+
+
+def firmware_pixels(frame, input_shape, roi=None):
+    """The 8-bit pixels (h, w, c) OpenMV firmware makes of ``frame`` for a model input of ``input_shape``.
+
+    ``frame``: uint8 RGB (H, W, 3), uint16 RGB565 (H, W), uint8 grayscale (H, W) or an emulator :class:`Image`.
+    RGB is first truncated to RGB565 as the camera delivers it. The frame (or its ``roi``) is drawn into the
+    input size with :func:`draw_image`, then expanded: 3 channels by bit replication of 5/6/5 bits, 1 channel
+    as ``COLOR_RGB565_TO_Y`` luma (or the grayscale pixels as they are).
+    """
+    h, w, c = _input_hwc(input_shape)
+    src = _as_camera_pixels(frame)
+    if c == 3 and src.dtype == np.uint8:  # a grayscale frame drawn into RGB565: grey levels as RGB565
+        g = src.astype(np.uint16)
+        src = ((g & 0xF8) << 8) | ((g & 0xFC) << 3) | (g >> 3)
+    drawn = draw_image(src, w, h, roi)
+    if c == 3:
+        return rgb565_to_rgb888(drawn)
+    return (rgb565_to_gray(drawn) if drawn.dtype == np.uint16 else drawn)[..., None]
+
+
+def firmware_input(frame, input_shape, dtype="int8", roi=None):
+    """The input tensor (1, h, w, c) the firmware gives a model for ``frame``: int8 ``pixel - 128`` (the XOR with
+    0x80 the firmware does; the tensor's scale and zero point are not read) or float32 ``pixel / 255``."""
+    pixels = firmware_pixels(frame, input_shape, roi)[None]
+    if np.dtype(dtype) == np.int8:
+        return (pixels ^ 0x80).view(np.int8)
+    if np.dtype(dtype) == np.float32:
+        return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
+    raise ValueError(f"dtype {dtype!r}: OpenMV feeds int8 or float32 models (uint8 models no longer run: "
+                     "convert with quantize.to_int8)")
+
+
+def firmware_inputs(frames, input_shape, dtype="int8"):
+    """:func:`firmware_input` for each frame, stacked to (n, h, w, c)."""
+    frames = getattr(frames, "images", frames)
+    return np.concatenate([firmware_input(f, input_shape, dtype) for f in frames])
+
+
+# --------------------------------------------------------------------------------------------- image module
+def _colour(value, pixformat):
+    if value is None:
+        value = (255, 255, 255)
+    if isinstance(value, (tuple, list)):
+        rgb = np.array(value[:3], dtype=np.uint8)
+        p = int(rgb888_to_rgb565(rgb))
+        return p if pixformat == RGB565 else int(rgb565_to_gray(np.uint16(p)))
+    return int(value)
+
+
+def _rect(args, kwargs):
+    if len(args) == 1:
+        return tuple(int(v) for v in args[0][:4])
+    if len(args) >= 4:
+        return tuple(int(v) for v in args[:4])
+    if "roi" in kwargs:
+        return tuple(int(v) for v in kwargs["roi"])
+    raise TypeError("draw_rectangle takes (x, y, w, h) or a rect tuple")
+
+
+class Image:
+    """Stand-in for OpenMV's ``image.Image``: RGB565 (uint16) or GRAYSCALE (uint8) pixels, (h, w).
+
+    Scripts make one with ``image.Image(width, height, pixformat)``; the camera stand-in makes them from frames.
+    ``draw_rectangle`` draws pixels (as the firmware does, so drawing before ``predict`` would change what the model
+    sees); ``draw_string`` and the other drawing calls only record the call in ``drawn``.
+    """
+
+    def __init__(self, width, height=None, pixformat=RGB565, *, _data=None, _board=None, **kwargs):
+        if _data is None:
+            dtype = np.uint16 if pixformat == RGB565 else np.uint8
+            _data = np.zeros((int(height), int(width)), dtype=dtype)
+        self._data = _data
+        self._board = _board if _board is not None else _BOARD.get()
+        self.drawn = []
+
+    @classmethod
+    def from_frame(cls, frame, pixformat=RGB565, board=None):
+        """An Image of a frame (uint8 RGB, uint16 RGB565 or uint8 grayscale) in ``pixformat``."""
+        data = _as_camera_pixels(frame)
+        if pixformat == GRAYSCALE and data.dtype == np.uint16:
+            data = rgb565_to_gray(data)
+        elif pixformat == RGB565 and data.dtype == np.uint8:
+            g = data.astype(np.uint16)
+            data = ((g & 0xF8) << 8) | ((g & 0xFC) << 3) | (g >> 3)
+        return cls(0, _data=np.array(data), _board=board)
+
+    def width(self):
+        return int(self._data.shape[1])
+
+    def height(self):
+        return int(self._data.shape[0])
+
+    def format(self):
+        return RGB565 if self._data.dtype == np.uint16 else GRAYSCALE
+
+    def size(self):
+        return int(self._data.nbytes)
+
+    def to_rgb888(self):
+        """Host-only: the pixels as uint8 RGB (h, w, 3), e.g. for plotting."""
+        if self._data.dtype == np.uint16:
+            return rgb565_to_rgb888(self._data)
+        return np.repeat(self._data[..., None], 3, axis=-1)
+
+    def _roi(self, roi):
+        if roi is None:
+            return 0, 0, self.width(), self.height()
+        x, y, w, h = (int(v) for v in roi)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + w, self.width()), min(y + h, self.height())
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError("ROI does not overlap on the image!")
+        return x0, y0, x1 - x0, y1 - y0
+
+    def copy(self, roi=None, x_scale=1.0, y_scale=1.0, copy_to_fb=False, **kwargs):
+        if x_scale != 1.0 or y_scale != 1.0:
+            raise NotImplementedError("the emulator's Image.copy only crops (roi=); scaling is not emulated")
+        x, y, w, h = self._roi(roi)
+        return Image(0, _data=self._data[y:y + h, x:x + w].copy(), _board=self._board)
+
+    def crop(self, roi=None, **kwargs):
+        """In place, as on the camera; returns the image."""
+        x, y, w, h = self._roi(roi)
+        self._data = self._data[y:y + h, x:x + w].copy()
+        return self
+
+    def to_grayscale(self, copy=False, **kwargs):
+        data = rgb565_to_gray(self._data) if self._data.dtype == np.uint16 else self._data.copy()
+        if copy:
+            return Image(0, _data=data, _board=self._board)
+        self._data = data
+        return self
+
+    def get_pixel(self, x, y, rgbtuple=None):
+        if not (0 <= x < self.width() and 0 <= y < self.height()):
+            return None
+        p = self._data[y, x]
+        if rgbtuple is None:
+            rgbtuple = self._data.dtype == np.uint16
+        if rgbtuple:
+            rgb = rgb565_to_rgb888(p) if self._data.dtype == np.uint16 else np.repeat(p, 3)
+            return tuple(int(v) for v in rgb)
+        return int(p)
+
+    def draw_rectangle(self, *args, color=None, thickness=1, fill=False, **kwargs):
+        rx, ry, rw, rh = _rect(args, kwargs)
+        c = _colour(color, self.format())
+        H, W = self._data.shape
+
+        def paint(x0, x1, y0, y1):  # inclusive bounds, clipped
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W - 1), min(y1, H - 1)
+            if x0 <= x1 and y0 <= y1:
+                self._data[y0:y1 + 1, x0:x1 + 1] = c
+
+        if fill:
+            paint(rx, rx + rw - 1, ry, ry + rh - 1)
+        elif thickness > 0:
+            t0, t1 = thickness // 2, (thickness - 1) // 2
+            paint(rx - t0, rx + rw + t1 - 1, ry - t0, ry + t1)  # top
+            paint(rx - t0, rx + rw + t1 - 1, ry + rh - 1 - t0, ry + rh - 1 + t1)  # bottom
+            paint(rx - t0, rx + t1, ry - t0, ry + rh + t1 - 1)  # left
+            paint(rx + rw - 1 - t0, rx + rw - 1 + t1, ry - t0, ry + rh + t1 - 1)  # right
+        self.drawn.append(("rectangle", (rx, ry, rw, rh), color))
+        return self
+
+    def draw_string(self, x, y, text, color=None, scale=1.0, **kwargs):
+        self.drawn.append(("string", (int(x), int(y)), str(text)))
+        return self
+
+    def _record(name):
+        def method(self, *args, **kwargs):
+            self.drawn.append((name, args, kwargs.get("color")))
+            return self
+
+        method.__name__ = name
+        return method
+
+    draw_cross = _record("cross")
+    draw_circle = _record("circle")
+    draw_line = _record("line")
+    del _record
+
+    def find_features(self, cascade, threshold=0.5, roi=None, **kwargs):
+        board = self._board
+        major = board.version[0] if board is not None else 5
+        allowed = "scale" if major >= 5 else "scale_factor"
+        for key in kwargs:
+            if key != allowed:
+                raise TypeError(f"unexpected keyword argument '{key}'")
+        if board is not None:
+            board.event("find_features", **kwargs)
+        return cascade.detect(self, board)
+
+    def save(self, path, quality=90, **kwargs):
+        """Stores the RGB888 pixels (not a real JPEG) under ``path`` in the virtual file system."""
+        if self._board is not None:
+            self._board.fs.write(path, self.to_rgb888().tobytes())
+
+    def __repr__(self):
+        return f"<emulated image {self.width()}x{self.height()} {self.format()}>"
+
+
+class HaarCascade:
+    """Stand-in for ``image.HaarCascade``: no cascade runs. ``detect`` returns the boxes ``faces=`` gave
+    :func:`run_script` for the current frame, else one centred square covering ``FACE_FRACTION`` of the shorter
+    side. It checks the path as the firmware would: ``/rom/haarcascade_frontalface.cascade`` from 4.7,
+    ``frontalface`` before."""
+
+    FACE_FRACTION = 0.7
+
+    def __init__(self, path, stages=25, _board=None):
+        version = _board.version if _board is not None else (5, 0, 0)
+        valid = "/rom/haarcascade_frontalface.cascade" if version >= (4, 7, 0) else "frontalface"
+        if path != valid:
+            raise OSError(2, f"No such file or directory: {path!r} (firmware {'.'.join(map(str, version))} "
+                             f"has the frontal-face cascade at {valid!r})")
+        self.path, self.stages, self._board = path, stages, _board
+        if _board is not None:
+            _board.event("haar_cascade", path=path, stages=stages)
+
+    def detect(self, img, board=None):
+        board = board or self._board
+        if board is not None and board.faces is not None:
+            faces = board.faces
+            boxes = faces(board.frame_index, img) if callable(faces) else faces[board.frame_index]
+            return [tuple(int(v) for v in box) for box in boxes]
+        side = int(self.FACE_FRACTION * min(img.width(), img.height()))
+        return [((img.width() - side) // 2, (img.height() - side) // 2, side, side)]
+
+    def __repr__(self):
+        return f"<emulated HaarCascade {self.path!r} stages={self.stages}>"
+
+
+# --------------------------------------------------------------------------------------------- ml module
+class Model:
+    """Stand-in for ``ml.Model``: the .tflite file from the virtual file system, run by the LiteRT interpreter on
+    exactly the input the firmware makes (:func:`firmware_input`), outputs dequantized to float32 as the firmware
+    does. Attributes as on the camera: ``input_shape``, ``input_dtype``, ``input_scale``, ``input_zero_point``,
+    ``output_*`` (lists, one entry per tensor), ``labels`` (firmware 4.7+: the lines of ``<path up to the first
+    dot>.txt``, else None) and ``len`` (bytes)."""
+
+    def __init__(self, path, *args, _board, **kwargs):
+        board = _board
+        if "load_to_fb" in kwargs and board.version >= (5, 0, 0):
+            raise TypeError("unexpected keyword argument 'load_to_fb'")
+        data = board.fs.read(path)
+        from . import quantize
+
+        self._board = board
+        self._interpreter = quantize.Runner(data).interpreter
+        ins, outs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        self.len = len(data)
+        self.input_shape = [tuple(int(d) for d in t["shape"]) for t in ins]
+        self.input_dtype = [np.dtype(t["dtype"]).char for t in ins]
+        self.input_scale = [float(t["quantization"][0]) for t in ins]
+        self.input_zero_point = [int(t["quantization"][1]) for t in ins]
+        self.output_shape = [tuple(int(d) for d in t["shape"]) for t in outs]
+        self.output_dtype = [np.dtype(t["dtype"]).char for t in outs]
+        self.output_scale = [float(t["quantization"][0]) for t in outs]
+        self.output_zero_point = [int(t["quantization"][1]) for t in outs]
+        self._ins, self._outs = ins, outs
+        self.labels = None
+        if board.version >= (4, 7, 0):
+            try:
+                text = board.fs.read(path.split(".")[0] + ".txt").decode()
+                self.labels = [line.rstrip("\n") for line in text.splitlines(True)]
+            except OSError:
+                pass
+        board.event("model", path=path, **kwargs)
+
+    def _tensor(self, arg, i):
+        shape, char = self.input_shape[i], self.input_dtype[i]
+        if char == "B":
+            raise ValueError("uint8 models no longer run on OpenMV firmware: convert with quantize.to_int8 "
+                             "(int8 input)")
+        dtype = np.int8 if char == "b" else np.float32
+        if isinstance(arg, Image):
+            hook = self._board.preprocess
+            tensor = hook(arg, shape, dtype) if hook is not None else firmware_input(arg, shape, dtype)
+            return np.asarray(tensor, dtype=dtype).reshape(shape)
+        array = np.asarray(arg, dtype=np.float32)
+        if array.size != int(np.prod(shape)):
+            raise ValueError("Input shape does not match the model input shape")
+        if dtype == np.float32:
+            return array.reshape(shape)
+        q = np.trunc(array * np.float32(1.0 / self.input_scale[i]) + self.input_zero_point[i])
+        return np.clip(q, -128, 127).astype(np.int8).reshape(shape)
+
+    def predict(self, inputs, callback=None, **kwargs):
+        if not isinstance(inputs, list):
+            raise ValueError("Unsupported input type. Expected a list")
+        tensors = [self._tensor(arg, i) for i, arg in enumerate(inputs)]
+        for detail, tensor in zip(self._ins, tensors):
+            self._interpreter.set_tensor(detail["index"], tensor)
+        self._interpreter.invoke()
+        outputs = []
+        for i, detail in enumerate(self._outs):
+            raw = self._interpreter.get_tensor(detail["index"])
+            if self.output_dtype[i] == "f":
+                outputs.append(raw.astype(np.float32).copy())
+            else:
+                value = raw.astype(np.float32) - np.float32(self.output_zero_point[i])
+                outputs.append(value * np.float32(self.output_scale[i]))
+        self._board.record_prediction(tensors, outputs)
+        if callback is not None:
+            return callback(self, inputs, outputs)
+        return outputs
+
+    def __repr__(self):
+        return (f"<emulated ml.Model {self.len} B, input {self.input_shape} {self.input_dtype}, "
+                f"output {self.output_shape}>")
+
+
+# --------------------------------------------------------------------------------------------- the board
+class FramesExhausted(BaseException):
+    """Raised by the camera stand-in when the frames run out: it ends the script's loop (a BaseException, so a
+    script's ``except Exception`` does not swallow it)."""
+
+
+class BoardReset(BaseException):
+    """Raised by ``machine.deepsleep``/``machine.reset`` stand-ins: on the camera the board restarts."""
+
+
+class ScriptError(RuntimeError):
+    """The script raised an exception; ``.printed`` holds what it printed before, ``.error`` the exception."""
+
+    def __init__(self, message, printed, error):
+        super().__init__(message)
+        self.printed, self.error = printed, error
+
+
+@dataclass
+class FrameRecord:
+    """What happened between one snapshot and the next: printed lines, the model's int8/float inputs and float
+    score arrays (one per ``predict`` call), the ``label=``/``class=`` values the script printed, the LED states
+    at the end of the frame and the drawing calls made on the frame."""
+
+    index: int
+    printed: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    leds: dict = field(default_factory=dict)
+    drawn: list = field(default_factory=list)
+
+    def _values(self, key):
+        return [m.group(1) for line in self.printed for m in re.finditer(rf"\b{key}=(\S+)", line)]
+
+    @property
+    def labels(self):
+        return self._values("label")
+
+    @property
+    def classes(self):
+        return self._values("class")
+
+    @property
+    def predicted(self):
+        """Arg-max class index of each prediction (score >= 0.5 for a single output)."""
+        out = []
+        for scores in self.scores:
+            s = np.asarray(scores[0]).ravel()
+            out.append(int(s[0] >= 0.5) if s.size == 1 else int(np.argmax(s)))
+        return out
+
+
+@dataclass
+class RunResult:
+    """:func:`run_script`'s answer: everything printed, per-frame :class:`FrameRecord` rows, what was printed before
+    the first frame (``setup``), calls the stand-ins noted (``events``) and how the script ended (``ended``:
+    ``"frames exhausted"``, ``"returned"`` or ``"board reset"``)."""
+
+    printed: list
+    frames: list
+    setup: list
+    events: list
+    ended: str
+    firmware: str
+
+    @property
+    def labels(self):
+        """The first ``label=`` the script printed in each frame (None where it printed none)."""
+        return [f.labels[0] if f.labels else None for f in self.frames]
+
+    @property
+    def classes(self):
+        return [f.classes[0] if f.classes else None for f in self.frames]
+
+    @property
+    def predicted(self):
+        """Arg-max class index of the first prediction in each frame (None where the model did not run)."""
+        return [f.predicted[0] if f.predicted else None for f in self.frames]
+
+    @property
+    def leds(self):
+        return [f.leds for f in self.frames]
+
+    @property
+    def text(self):
+        return "\n".join(self.printed)
+
+
+class _FS:
+    """A tiny file system: absolute paths -> bytes. Relative paths and ``/flash/...`` name the drive root."""
+
+    def __init__(self, files, sd_card):
+        self.files, self.sd_card = {}, sd_card
+        self.dirs = {"/"} | ({"/sd"} if sd_card else set())
+        for name, content in (files or {}).items():
+            if isinstance(content, Path):
+                content = content.read_bytes()
+            self.write(name, content.encode() if isinstance(content, str) else bytes(content))
+
+    @staticmethod
+    def norm(path):
+        path = str(path)
+        if path.startswith("/flash/"):
+            path = path[len("/flash"):]
+        if not path.startswith("/"):
+            path = "/" + path
+        parts = [p for p in path.split("/") if p and p != "."]
+        return "/" + "/".join(parts)
+
+    def read(self, path):
+        key = self.norm(path)
+        if key not in self.files:
+            raise OSError(2, f"No such file or directory: {path!r}")
+        return self.files[key]
+
+    def write(self, path, data):
+        key = self.norm(path)
+        parent = key.rsplit("/", 1)[0] or "/"
+        if parent.startswith("/sd") and not self.sd_card:
+            raise OSError(2, f"No such file or directory: {path!r} (no SD card)")
+        self.files[key] = bytes(data)
+        while parent not in self.dirs:
+            self.dirs.add(parent)
+            parent = parent.rsplit("/", 1)[0] or "/"
+
+    def listdir(self, path="/"):
+        key = self.norm(path)
+        if key not in self.dirs:
+            raise OSError(2, f"No such file or directory: {path!r}")
+        prefix = key.rstrip("/") + "/"
+        names = {p[len(prefix):].split("/")[0] for p in (*self.files, *self.dirs) if p.startswith(prefix) and p != key}
+        return sorted(n for n in names if n)
+
+    def mkdir(self, path):
+        key = self.norm(path)
+        if key in self.dirs or key in self.files:
+            raise OSError(17, f"File exists: {path!r}")
+        self.dirs.add(key)
+
+    def open(self, path, mode="r", *args, **kwargs):
+        if "w" in mode or "a" in mode:
+            fs, binary = self, "b" in mode
+            stream = io.BytesIO() if binary else io.StringIO()
+            close = stream.close
+
+            def closer():
+                data = stream.getvalue()
+                fs.write(path, data if binary else data.encode())
+                close()
+
+            stream.close = closer
+            return stream
+        data = self.read(path)
+        return io.BytesIO(data) if "b" in mode else io.StringIO(data.decode())
+
+
+class _Board:
+    """State shared by the stand-in modules during one run."""
+
+    def __init__(self, frames, firmware, files, max_frames, cycle, faces, capture_ms, inference_ms, board,
+                 sd_card, preprocess):
+        self.firmware = firmware
+        self.version = tuple(int(v) for v in (firmware.split(".") + ["0", "0"])[:3])
+        self.frames = frames
+        self.limit = max_frames if max_frames is not None else (None if cycle else len(frames))
+        self.cycle, self.faces, self.preprocess = cycle, faces, preprocess
+        self.capture_us, self.inference_us = 1000.0 * capture_ms, 1000.0 * inference_ms
+        self.board_type = board
+        self.fs = _FS(files, sd_card)
+        self.now_us = 0.0
+        self.frame_index = -1
+        self.pixformat = RGB565
+        self.printed, self.setup, self.records, self.events = [], [], [], []
+        self.leds = {"red": False, "green": False, "blue": False, "ir": False}
+        self._line = ""
+        self._current = None
+
+    # time
+    def advance_ms(self, ms):
+        self.now_us += 1000.0 * float(ms)
+
+    # output
+    def write(self, text):
+        self._line += text
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            self.printed.append(line)
+            (self.records[-1].printed if self.records else self.setup).append(line)
+
+    def flush(self):
+        if self._line:
+            self.write("\n")
+
+    def event(self, name, **details):
+        self.events.append((name, details))
+
+    # camera
+    def snapshot(self, settle=False):
+        if settle:  # skip_frames / snapshot(time=...): let the (stand-in) sensor settle, use no frame
+            return self._image(max(self.frame_index, 0) % len(self.frames))
+        if self.limit is not None and self.frame_index + 1 >= self.limit:
+            raise FramesExhausted
+        self._close_frame()
+        self.frame_index += 1
+        self.now_us += self.capture_us
+        self.records.append(FrameRecord(self.frame_index))
+        img = self._image(self.frame_index % len(self.frames))
+        self._current = img
+        return img
+
+    def _image(self, i):
+        return Image.from_frame(self.frames[i], self.pixformat, self)
+
+    def _close_frame(self):
+        if self.records:
+            self.records[-1].leds = dict(self.leds)
+            self.records[-1].drawn = list(self._current.drawn) if self._current is not None else []
+
+    def record_prediction(self, tensors, outputs):
+        self.now_us += self.inference_us
+        target = self.records[-1] if self.records else None
+        if target is not None:
+            target.inputs.append(tensors[0] if len(tensors) == 1 else tensors)
+            target.scores.append([np.asarray(o) for o in outputs])
+
+
+def _module(name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    return m
+
+
+def _make_modules(b):
+    """The stand-in modules for one run, bound to the board state ``b``."""
+    noop = lambda *a, **k: None  # noqa: E731
+    framesizes = {k: k for k in _FRAMESIZES}
+
+    def skip_frames(n=None, time=None):
+        b.advance_ms(time or 0)
+        b.snapshot(settle=True)
+
+    def set_pixformat(fmt):
+        b.pixformat = fmt
+
+    sensor = _module(
+        "sensor", RGB565=RGB565, GRAYSCALE=GRAYSCALE, **framesizes, reset=noop, set_pixformat=set_pixformat,
+        set_framesize=lambda size: b.event("framesize", size=size),
+        set_windowing=lambda *w: b.event("window", window=w), skip_frames=skip_frames, snapshot=b.snapshot,
+        sleep=lambda enable: b.event("sensor_sleep", enable=bool(enable)),
+        shutdown=lambda enable: b.event("sensor_shutdown", enable=bool(enable)),
+        width=lambda: Image.from_frame(b.frames[0]).width(), height=lambda: Image.from_frame(b.frames[0]).height(),
+        **{k: noop for k in ("set_auto_gain", "set_auto_whitebal", "set_auto_exposure", "set_contrast",
+                             "set_brightness", "set_saturation", "set_gainceiling", "set_hmirror", "set_vflip")},
+    )
+
+    class CSI:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        reset = staticmethod(noop)
+        pixformat = staticmethod(set_pixformat)
+
+        def framesize(self, size):
+            b.event("framesize", size=size)
+
+        def window(self, *w):
+            b.event("window", window=w)
+
+        def snapshot(self, time=None, frames=None, **kwargs):
+            if time is not None or frames is not None:
+                b.advance_ms(time or 0)
+                return b.snapshot(settle=True)
+            return b.snapshot()
+
+        def sleep(self, enable):
+            b.event("sensor_sleep", enable=bool(enable))
+
+        def width(self):
+            return Image.from_frame(b.frames[0]).width()
+
+        def height(self):
+            return Image.from_frame(b.frames[0]).height()
+
+        def __getattr__(self, name):  # auto_gain, auto_whitebal, contrast, ...: accepted, not emulated
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return noop
+
+    csi = _module("csi", CSI=CSI, RGB565=RGB565, GRAYSCALE=GRAYSCALE, **framesizes)
+
+    image = _module(
+        "image", Image=Image,
+        HaarCascade=lambda path, stages=25, **k: HaarCascade(path, stages, _board=b),
+        RGB565=RGB565, GRAYSCALE=GRAYSCALE, BILINEAR=1, BICUBIC=2, AREA=4, CENTER=8, SCALE_ASPECT_KEEP=16,
+        SCALE_ASPECT_EXPAND=32, SCALE_ASPECT_IGNORE=64, BLACK_BACKGROUND=128,
+    )
+    ml = _module("ml", Model=lambda *a, **k: Model(*a, _board=b, **k))
+    tf = _module("tf", Model=ml.Model)  # the old name still imports; tf.load and tf.classify are gone
+
+    class Clock:
+        def __init__(self):
+            self._tick = None
+
+        def tick(self):
+            self._tick = b.now_us
+
+        def fps(self):
+            if self._tick is None or b.now_us <= self._tick:
+                return 0.0
+            return 1e6 / (b.now_us - self._tick)
+
+        def avg(self):
+            return 0.0 if self._tick is None else (b.now_us - self._tick) / 1000.0
+
+    time_ = _module(
+        "time", ticks_ms=lambda: int(b.now_us // 1000), ticks_us=lambda: int(b.now_us),
+        ticks_diff=lambda new, old: new - old, ticks_add=lambda t, d: t + d, sleep_ms=b.advance_ms,
+        sleep_us=lambda us: b.advance_ms(us / 1000.0), sleep=lambda s: b.advance_ms(1000.0 * s),
+        time=lambda: int(b.now_us // 1e6), time_ns=lambda: int(1000 * b.now_us), clock=Clock,
+    )
+
+    class _LED:
+        def __init__(self, colour):
+            self.colour = colour
+
+        def on(self):
+            b.leds[self.colour] = True
+
+        def off(self):
+            b.leds[self.colour] = False
+
+        def toggle(self):
+            b.leds[self.colour] = not b.leds[self.colour]
+
+        def value(self, v=None):
+            if v is None:
+                return int(b.leds[self.colour])
+            b.leds[self.colour] = bool(v)
+
+    machine_names = {"LED_RED": "red", "LED_GREEN": "green", "LED_BLUE": "blue", "LED_IR": "ir"}
+
+    def machine_led(name):
+        if name not in machine_names:
+            raise ValueError(f"invalid LED name {name!r}")
+        return _LED(machine_names[name])
+
+    def lightsleep(ms=None):
+        b.event("lightsleep", ms=ms)
+        b.advance_ms(ms or 0)
+
+    def deepsleep(ms=None):
+        b.event("deepsleep", ms=ms)
+        raise BoardReset
+
+    def reset():
+        raise BoardReset
+
+    machine = _module("machine", LED=machine_led, lightsleep=lightsleep, deepsleep=deepsleep, reset=reset,
+                      idle=noop, freq=lambda *a: 480_000_000)
+    pyb = _module("pyb", LED=lambda n: _LED({1: "red", 2: "green", 3: "blue", 4: "ir"}[n]),
+                  delay=b.advance_ms, millis=lambda: int(b.now_us // 1000),
+                  elapsed_millis=lambda t: int(b.now_us // 1000) - t)
+    gc = _module("gc", collect=noop, mem_free=lambda: 200_000, mem_alloc=lambda: 50_000, enable=noop, disable=noop)
+
+    def stat(path):
+        key = b.fs.norm(path)
+        if key in b.fs.files:
+            return (0o100000, 0, 0, 0, 0, 0, len(b.fs.files[key]), 0, 0, 0)
+        if key in b.fs.dirs:
+            return (0o040000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        raise OSError(2, f"No such file or directory: {path!r}")
+
+    def remove(path):
+        b.fs.files.pop(b.fs.norm(path))
+
+    os_ = _module("os", listdir=b.fs.listdir, mkdir=b.fs.mkdir, stat=stat, remove=remove, getcwd=lambda: "/",
+                  sync=noop, sep="/")
+    omv = _module("omv", version_major=lambda: b.version[0], version_minor=lambda: b.version[1],
+                  version_patch=lambda: b.version[2], version_string=lambda: b.firmware,
+                  board_type=lambda: b.board_type, board_id=lambda: "EMULATED", arch=lambda: "emulated")
+    micropython = _module("micropython", const=lambda x: x, opt_level=noop, mem_info=noop)
+    modules = {"sensor": sensor, "image": image, "ml": ml, "tf": tf, "time": time_, "utime": time_,
+               "machine": machine, "pyb": pyb, "gc": gc, "os": os_, "uos": os_, "omv": omv, "micropython": micropython}
+    if b.version >= (5, 0, 0):
+        modules["csi"] = csi
+    return modules
+
+
+def _source(script):
+    if isinstance(script, Path) or (isinstance(script, str) and "\n" not in script and script.endswith(".py")):
+        path = Path(script)
+        return path.read_text(), path.name
+    return str(script), "<script>"
+
+
+def _frames(frames):
+    frames = getattr(frames, "images", frames)
+    out = [np.asarray(f) for f in frames]
+    if not out:
+        raise ValueError("no frames: pass a list or an (n, h, w, 3) array of images, e.g. synth.samples('camera')")
+    for f in out:
+        _as_camera_pixels(f)
+    return out
+
+
+def run_script(script, frames, *, files=None, firmware="4.7.0", max_frames=None, cycle=False, faces=None,
+               capture_ms=10.0, inference_ms=150.0, board="EMULATOR", sd_card=False, preprocess=None,
+               raise_errors=True):
+    """Run a camera script on the PC with the stand-in modules; returns a :class:`RunResult`.
+
+    ``script``: a path to a .py file or its source. ``frames``: images the camera returns one per ``snapshot()``
+    (an (n, h, w, 3) uint8 array, a list of frames, or a ``synth`` Batch); when they run out (or after
+    ``max_frames`` snapshots) the camera raises :class:`FramesExhausted`, which ends the run. ``cycle=True``
+    repeats the frames (then give ``max_frames``). ``files``: the camera's drive, ``{name: bytes | str | Path}``
+    (e.g. a bundle's model and labels). ``firmware``: one of :data:`FIRMWARES`; 5.x adds the ``csi`` module,
+    refuses ``load_to_fb`` and takes ``find_features(scale=)``; 4.x takes ``scale_factor=``; 4.7+ reads
+    ``<model>.txt`` into ``model.labels`` and has the cascade at ``/rom/haarcascade_frontalface.cascade``.
+    ``faces``: boxes the Haar stand-in returns, a list per frame or ``callable(frame_index, image)``.
+    ``capture_ms``/``inference_ms``: virtual time a snapshot and a predict take. ``preprocess``: replaces
+    :func:`firmware_input` as ``preprocess(image, input_shape, dtype)`` (to show what a wrong preprocessing
+    does). An exception in the script is raised as :class:`ScriptError` (``raise_errors=False``: the run stops
+    and ``ended`` names it).
+    """
+    if firmware not in FIRMWARES:
+        close = [f for f in FIRMWARES if f.startswith(str(firmware))]
+        if len(close) != 1:
+            raise ValueError(f"firmware {firmware!r}: choose one of {FIRMWARES}")
+        firmware = close[0]
+    if cycle and max_frames is None:
+        raise ValueError("cycle=True repeats the frames forever: give max_frames too")
+    source, name = _source(script)
+    b = _Board(_frames(frames), firmware, files, max_frames, cycle, faces, capture_ms, inference_ms, board,
+               sd_card, preprocess)
+    modules = _make_modules(b)
+
+    def fake_import(mod, globals=None, locals=None, fromlist=(), level=0):
+        top = mod.split(".")[0]
+        if top in modules:
+            return modules[top]
+        if top in _HOST_MODULES:
+            return builtins.__import__(mod, globals, locals, fromlist, level)
+        raise ImportError(f"no module named '{mod}'" + ("" if top in FIRMWARE_MODULES else
+                                                        " (not a module of the OpenMV firmware)"))
+
+    def fake_print(*args, sep=" ", end="\n", file=None, flush=False):
+        b.write(sep.join(str(a) for a in args) + end)
+
+    fake_builtins = dict(vars(builtins), __import__=fake_import, print=fake_print, open=b.fs.open)
+    namespace = {"__name__": "__main__", "__builtins__": fake_builtins, "__file__": name}
+    ended = "returned"
+    token = _BOARD.set(b)
+    try:
+        exec(compile(source, name, "exec"), namespace)
+    except FramesExhausted:
+        ended = "frames exhausted"
+    except BoardReset:
+        ended = "board reset"
+    except Exception as error:  # noqa: BLE001 - the script's own error, reported with what it printed
+        b.flush()
+        if raise_errors:
+            tb = "".join(traceback.format_exception_only(type(error), error)).strip()
+            raise ScriptError(f"{name} raised {tb} (after {len(b.records)} frames)", b.printed, error) from error
+        ended = f"error: {type(error).__name__}: {error}"
+    finally:
+        _BOARD.reset(token)
+    b.flush()
+    b._close_frame()
+    return RunResult(b.printed, b.records, b.setup, b.events, ended, firmware)
