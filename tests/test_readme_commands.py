@@ -16,8 +16,16 @@ def test_readme_opens_with_two_commands_that_install_the_pins():
     main, tests = readme_commands()
     for command in (main, tests):
         assert "pip install -r requirements.txt" in command
-    assert "jupyter-book build" in main
+    assert main.endswith(".venv/bin/tinymask run"), "the main job is `tinymask run` (issue: the CLI)"
     assert tests.endswith("pytest")
+
+
+def test_the_main_command_is_installed_as_a_console_script():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'tinymask = "tinymask.cli:main"' in pyproject
+    from tinymask import cli
+
+    assert cli.build_parser().parse_args(["run"]).func is cli.cmd_run
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -1,0 +1,144 @@
+"""The command line: every command's --help, `tinymask run` end to end on a tiny configuration, refusals."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinymask import cli, deploy, pipeline, quantize, synth
+
+COMMANDS = ["run", "budget", "profile", "export", "dataset"]
+TINY_RUN = ["run", "--size", "32", "--epochs", "0", "--head-epochs", "1", "--limit", "200", "--calibration", "20",
+            "--weights", "shipped"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help(command):
+    args = [sys.executable, "-m", "tinymask"] + ([command] if command else []) + ["--help"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: tinymask") and (command or "run") in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "build"
+    assert cli.main([*TINY_RUN, "--out", str(out)]) == 0
+    return out
+
+
+def test_run_writes_report_model_and_bundle(tiny_run):
+    report = json.loads((tiny_run / "report.json").read_text())
+    model = (tiny_run / "model_int8.tflite").read_bytes()
+    assert report["footprint"]["flash_bytes"] == len(model)
+    assert report["classes"] == ["mask", "no_mask"]
+    assert report["accuracy"]["test_images"] == 600
+    for key in ("float", "int8", "agreement"):
+        assert 0.0 <= report["accuracy"][key] <= 1.0
+    assert report["footprint"]["lower_bound_bytes"] <= report["footprint"]["greedy_estimate_bytes"]
+    assert report["footprint"]["latency_ms"] > 0 and report["board"]["fits"] is True
+    assert report["subgroup_gap"]["attribute"] in cli.SUBGROUP_ATTRIBUTES
+    bundle = tiny_run / "openmv"
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(report["bundle"]["files"])
+    assert (bundle / "tinymask_mask.tflite").read_bytes() == model
+    assert (bundle / "labels.txt").read_text().split() == ["mask", "no_mask"]
+    assert "| test accuracy, int8 (LiteRT) |" in (tiny_run / "report.md").read_text()
+    # the int8 model in the report is the one that was evaluated: its accuracy reproduces
+    images, labels = synth.course_splits(size=32)["test"].images, synth.course_splits(size=32)["test"].labels
+    assert quantize.evaluate(model, images, labels) == pytest.approx(report["accuracy"]["int8"])
+    assert not list(tiny_run.parent.glob(".build.*")), "a staging folder was left behind"
+
+
+def test_run_refuses_a_non_empty_output(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my work")
+    assert cli.main([*TINY_RUN, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not empty" in err and "--force" in err
+    assert (out / "notes.txt").read_text() == "my work"
+
+
+def test_interrupted_run_keeps_the_old_output(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "report.md").write_text("the good report")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deploy, "export_bundle", interrupted)
+    assert cli.main([*TINY_RUN, "--out", str(out), "--force"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+    assert (out / "report.md").read_text() == "the good report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"], "a staging folder was left behind"
+
+
+def test_run_on_a_user_folder_with_a_corrupt_image(tmp_path, capsys):
+    samples = synth.samples("camera")
+    data = tmp_path / "photos"
+    for index, (image, label) in enumerate(zip(samples.images, samples.labels)):
+        folder = data / samples.classes[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{index:03d}.png")
+    (data / "mask" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        code = cli.main(["run", "--data", str(data), "--size", "32", "--epochs", "0", "--head-epochs", "1",
+                         "--calibration", "10", "--weights", "shipped", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["classes"] == sorted(samples.classes)  # class folders in sorted order
+    assert report["accuracy"]["test_images"] < len(samples.labels)
+    assert report["subgroup_gap"] is None  # a user's folder has no attributes
+
+
+def test_export_and_profile_the_shipped_model(tmp_path, capsys):
+    model = pipeline.COURSE_INT8
+    out = tmp_path / "bundle"
+    assert cli.main(["export", str(model), "--labels", "mask,no_mask", "--out", str(out)]) == 0
+    assert (out / "tinymask_mask.tflite").read_bytes() == model.read_bytes()
+    assert (out / "tinymask_mask_bundle.zip").is_file() and (out / "main.py").is_file()
+    assert cli.main(["profile", str(model), "--no-measure"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{model.stat().st_size:,} B" in printed and "full int8: True" in printed
+    # again into the same folder: refused, then replaced with --force
+    assert cli.main(["export", str(model), "--labels", "mask,no_mask", "--out", str(out)]) == 2
+    assert cli.main(["export", str(model), "--labels", "mask,no_mask", "--out", str(out), "--force"]) == 0
+
+
+def test_export_refuses_wrong_labels_and_profile_reports_a_float_model(tmp_path, capsys):
+    model = pipeline.COURSE_INT8
+    assert cli.main(["export", str(model), "--labels", "a,b,c", "--out", str(tmp_path / "x")]) == 2
+    assert "3" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    float_model = tmp_path / "float.tflite"
+    float_model.write_bytes(quantize.to_float(pipeline.course_model()))
+    assert cli.main(["profile", str(float_model), "--no-measure"]) == 1
+    assert "not full-integer int8" in capsys.readouterr().out
+
+
+def test_profile_names_a_file_that_is_not_a_model(tmp_path, capsys):
+    bogus = tmp_path / "model.tflite"
+    bogus.write_text("hello")
+    assert cli.main(["profile", str(bogus)]) == 2
+    assert "not a TFLite flatbuffer" in capsys.readouterr().err
+
+
+def test_budget_and_dataset(tmp_path, capsys):
+    assert cli.main(["budget", "--size", "224", "--dtype", "float32", "--board", "openmv-h7"]) == 0
+    assert "602,112 B" in capsys.readouterr().out
+    out = tmp_path / "data"
+    assert cli.main(["dataset", "--out", str(out), "--size", "32"]) == 0
+    counts = {split: sum(1 for _ in (out / split).rglob("*.png")) for split in ("Train", "Validation", "Test")}
+    settings = synth.course_settings()["splits"]
+    assert counts == {"Train": settings["train"]["n"], "Validation": settings["validation"]["n"],
+                      "Test": settings["test"]["n"]}
+    first = np.asarray(Image.open(sorted((out / "Test" / "mask").glob("*.png"))[0]))
+    assert first.shape == (32, 32, 3)
+    assert cli.main(["dataset", "--out", str(out)]) == 2
