@@ -191,7 +191,8 @@ def cmd_run(args):
     try:
         model = pipeline.train_classifier(splits, classes, alpha=args.alpha, size=args.size, channels=channels,
                                           weights=args.weights, head_epochs=args.head_epochs,
-                                          finetune_epochs=args.epochs, seed=args.seed, callbacks=[callback])
+                                          finetune_epochs=args.epochs, seed=args.seed, callbacks=[callback],
+                                          verbose=0)  # the epoch bar reports progress
     finally:
         bar.close()
 

@@ -105,7 +105,8 @@ def course_data(*, size=96, channels=3, path=None):
     return {name: out[name] for name in ("train", "validation", "test")}, classes
 
 def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weights="shipped", head_epochs=2,
-                     finetune_epochs=22, lr=1e-3, finetune_lr=3e-4, batch_size=64, seed=0, callbacks=(), **_):
+                     finetune_epochs=22, lr=1e-3, finetune_lr=3e-4, batch_size=64, seed=0, callbacks=(), verbose=None,
+                     **_):
     """A MobileNetV1 classifier trained on ``splits["train"]``: with :func:`tinymask.train.transfer_learn` from
     pretrained weights; from random init (no weights for this alpha) with :func:`tinymask.train.fit` for
     ``head_epochs + finetune_epochs`` epochs, everything trainable (a frozen random backbone, or frozen batch norm
@@ -114,11 +115,12 @@ def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weight
                                 weights=weights)
     if model.weights_source == "random":
         train.fit(model, splits["train"], splits["validation"], epochs=head_epochs + finetune_epochs, lr=lr,
-                  batch_size=batch_size, seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks)
+                  batch_size=batch_size, seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks,
+                  verbose=verbose)
         return model
     train.transfer_learn(model, splits["train"], splits["validation"], head_epochs=head_epochs,
                          finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, batch_size=batch_size,
-                         seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks)
+                         seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks, verbose=verbose)
     return model
 
 

@@ -107,7 +107,7 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
 
 
 def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, finetune_from=0, lr=1e-3,
-                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=()):
+                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=(), verbose=None):
     """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
 
     ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
@@ -117,7 +117,7 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
     backbone = model.get_layer("backbone")
     backbone.trainable = False
     histories = {"head": fit(model, train, val, epochs=head_epochs, lr=lr, batch_size=batch_size, seed=seed,
-                             augment=augment, callbacks=callbacks)}
+                             augment=augment, callbacks=callbacks, verbose=verbose)}
     if finetune_epochs:
         start = finetune_from
         if not 0 <= start < len(backbone.layers):
@@ -126,7 +126,8 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and layer.__class__.__name__ != "BatchNormalization"
         histories["finetune"] = fit(model, train, val, epochs=finetune_epochs, lr=finetune_lr,
-                                    batch_size=batch_size, seed=seed, augment=augment, callbacks=callbacks)
+                                    batch_size=batch_size, seed=seed, augment=augment, callbacks=callbacks,
+                                    verbose=verbose)
     return histories
 
 
