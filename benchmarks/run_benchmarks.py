@@ -56,7 +56,7 @@ def _machine():
 
 def grid_row(alpha, size, channels, head_epochs, epochs, calibration):
     """Train, quantize and measure one MobileNetV1 configuration."""
-    from tinymask import footprint, pipeline, quantize, train
+    from tinymask import pipeline, quantize, train
 
     start = time.perf_counter()
     splits, classes = pipeline.course_data(size=size, channels=channels)

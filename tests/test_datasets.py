@@ -1,7 +1,6 @@
 """datasets/: the committed samples are exactly what the generator makes (a cross-machine determinism check),
 the course settings are valid, and writing image folders never replaces a user's files."""
 
-import json
 import pathlib
 
 import numpy as np

@@ -1,7 +1,6 @@
 """tinymask.footprint: flash, ops, TFLite Micro's measured arena against the planner bounds, fit verdicts, and the
 latency and battery arithmetic."""
 
-import numpy as np
 import pytest
 
 from tinymask import footprint, memory, quantize, synth, train

@@ -77,6 +77,20 @@ def test_shipped_int8_model_is_deployable_and_matches_its_float_model():
     assert agreement >= 0.95, f"int8 and float agree on only {agreement:.0%} of the samples"
 
 
+def test_save_weights_leaves_out_the_optimizer_and_reloads(tmp_path):
+    import h5py
+
+    model = pipeline.course_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)  # an optimizer with state, as after training
+    pipeline.save_weights(model, tmp_path / "m.weights.h5")
+    with h5py.File(tmp_path / "m.weights.h5") as saved:
+        assert "optimizer" not in saved
+    again = models.mobilenet_v1(alpha=0.25, input_size=96, num_classes=2, weights=str(tmp_path / "m.weights.h5"))
+    images = synth.samples("camera").images[:8]
+    np.testing.assert_array_equal(train.predict_labels(again, images), train.predict_labels(model, images))
+
+
 def test_macs_from_the_tflite_equal_the_keras_count():
     model = pipeline.course_model()
     assert footprint.macs(pipeline.course_int8()) == profile.totals(model)[1]

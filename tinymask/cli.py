@@ -96,14 +96,13 @@ def _labels_arg(text):
 
 
 def _read_model(path):
-    path = Path(path)
-    if not path.is_file():
-        raise CliError(f"{path}: no such file; give the path of a .tflite model")
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise CliError(f"{path} is not a TFLite flatbuffer (no 'TFL3' identifier); export one with "
-                       "tinymask.quantize.to_int8 or `tinymask run`")
-    return data
+    """The bytes of a .tflite file (footprint checks it is one), or a one-line error naming the file."""
+    from .footprint import _as_bytes
+
+    try:
+        return _as_bytes(Path(path))
+    except ValueError as error:
+        raise CliError(f"{path}: {error}") from None
 
 
 # --------------------------------------------------------------------------------------------- run
@@ -238,7 +237,7 @@ def cmd_run(args):
     }
     with _staged(out) as stage:
         (stage / "model_int8.tflite").write_bytes(tflite)
-        model.save_weights(stage / "model.weights.h5")
+        pipeline.save_weights(model, stage / "model.weights.h5")
         if fit.fits:
             bundle = deploy.export_bundle(tflite, classes, stage / "openmv", board=board.key,
                                           arena_bytes=arena_bytes)
@@ -297,19 +296,13 @@ def cmd_export(args):
 
     data = _read_model(args.model)
     labels = _labels_arg(args.labels)
-    out = Path(args.out)
-    _check_new_output(out, args.force)
-    with _staged(out) as stage:
-        bundle = deploy.export_bundle(data, labels, stage / "bundle", board=args.board, model_name=args.name)
-        for item in (stage / "bundle").iterdir():
-            item.rename(stage / item.name)
-        (stage / "bundle").rmdir()
-        zip_name = bundle.zip_path.name
-        bundle.zip_path.rename(stage / f"{args.name}_bundle.zip")
-    _say(f"bundle written to {out}:")
+    # export_bundle refuses a non-empty folder (or, with overwrite, one holding other files) and stages its writes
+    bundle = deploy.export_bundle(data, labels, args.out, board=args.board, model_name=args.name,
+                                  overwrite=args.force)
+    _say(f"bundle written to {bundle.folder}:")
     for name, size in bundle.sizes.items():
         _say(f"  {name:24s} {size:>9,d} B")
-    _say(f"  zip: {out / (args.name + '_bundle.zip')} (was {zip_name}); copy the folder's files to the camera's drive")
+    _say(f"  zip: {bundle.zip_path}; copy the folder's files to the camera's drive")
     return 0
 
 
@@ -385,10 +378,10 @@ def build_parser():
                                         "match the outputs, or a model that does not fit the board.")
     export.add_argument("model", help="an int8 .tflite file")
     export.add_argument("--labels", required=True, help="'mask,no_mask' or a file with one label per line")
-    export.add_argument("--out", required=True, help="a new folder")
+    export.add_argument("--out", required=True, help="a new folder (the zip is written beside it, as OUT.zip)")
     export.add_argument("--board", default="openmv-h7")
     export.add_argument("--name", default="tinymask_mask", help="model file name on the camera")
-    export.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    export.add_argument("--force", action="store_true", help="replace a bundle exported to --out before")
     export.set_defaults(func=cmd_export)
 
     dataset = sub.add_parser("dataset", help="write the synthetic course data as image folders",

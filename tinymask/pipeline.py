@@ -21,6 +21,7 @@ __all__ = [
     "to_channels",
     "course_data",
     "train_classifier",
+    "save_weights",
     "course_model",
     "course_int8",
     "main",
@@ -124,10 +125,11 @@ def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weight
     return model
 
 
-def _save_weights(model, path, classes):
-    """Save only the layers' weights (a compiled model's ``save_weights`` also stores the optimizer's state)."""
-    clean = models.mobilenet_v1(alpha=RECIPE["alpha"], input_size=RECIPE["size"], channels=RECIPE["channels"],
-                                num_classes=len(classes), weights=None)
+def save_weights(model, path):
+    """Save only the layers' weights: a compiled model's ``save_weights`` also stores the optimizer's state (about
+    1.7 MB more for MobileNetV1 alpha 0.25), so a model rebuilt from its config (never compiled) saves them."""
+    keras = train._keras()
+    clean = keras.Model.from_config(model.get_config())
     clean.set_weights(model.get_weights())
     clean.save_weights(path)
 
@@ -158,7 +160,7 @@ def main(argv=None):
     model = train_classifier(splits, classes, **RECIPE)
     tflite = quantize.to_int8(model, splits["train"][0], num_calibration=RECIPE["num_calibration"],
                               seed=RECIPE["seed"])
-    _save_weights(model, out / COURSE_WEIGHTS.name, classes)
+    save_weights(model, out / COURSE_WEIGHTS.name)
     (out / COURSE_INT8.name).write_bytes(tflite)
     images, labels = splits["test"]
     summary = {
