@@ -157,3 +157,54 @@ def test_saved_model_path_is_the_fallback_and_gives_the_same_model(trained, monk
     monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", fail)
     with pytest.raises(RuntimeError, match="failed both ways.*simulated"):
         quantize.to_float(model)
+
+
+# --------------------------------------------------------------------------------------------- camera-exact kernels
+def _camera_samples():
+    return synth.samples("camera")
+
+
+def _tflm_int8_outputs(tflite, images):
+    """The raw int8 outputs of the real TFLite Micro interpreter (x86 build of the tflite-micro wheel)."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(tflite)
+    outs = []
+    for image in images:
+        interpreter.set_input((image.astype(np.int16) - 128).astype(np.int8)[None], 0)  # the firmware's pixel - 128
+        interpreter.invoke()
+        outs.append(interpreter.get_output(0).copy())
+    return np.concatenate(outs)
+
+
+@pytest.mark.skipif(not footprint.tflm_available(), reason="the tflite-micro wheel (Linux x86-64 only) is not installed")
+def test_reference_kernels_equal_tflite_micro_bit_for_bit_on_the_camera_samples_and_xnnpack_does_not():
+    from tinymask import pipeline
+
+    tflite = pipeline.course_int8()
+    samples = _camera_samples()
+    tflm = _tflm_int8_outputs(tflite, samples.images)
+    reference = quantize.Runner(tflite, kernels="reference").raw(samples.images)
+    xnnpack = quantize.Runner(tflite, kernels="xnnpack").raw(samples.images)
+    assert len(samples.images) >= 48 and tflm.dtype == np.int8
+    assert np.array_equal(reference, tflm), f"{int((reference != tflm).any(axis=1).sum())} samples differ"
+    # The check can fail: LiteRT's default kernels round differently on some of the same images.
+    assert (xnnpack != tflm).any(axis=1).sum() >= 1
+
+
+def test_default_conversion_quantizes_dense_layers_per_tensor_for_old_firmware(trained):
+    model, tflite, test = trained
+    assert footprint.per_channel_fully_connected(tflite) == []
+    footprint.check_firmware_tflm(tflite)  # no error
+    per_channel = quantize.to_int8(model, test.images, num_calibration=50, per_channel_dense=True)
+    bad = footprint.per_channel_fully_connected(per_channel)
+    assert [row.op for row in bad] == ["FULLY_CONNECTED"]
+    with pytest.raises(footprint.FirmwareTFLMError, match=r"4\.6\.0-4\.8\.1.*per-tensor dense"):
+        footprint.check_firmware_tflm(per_channel)
+    assert footprint.describe(per_channel, measure=False)["per_channel_fully_connected"] == 1
+
+
+def test_unknown_kernels_are_refused_with_the_choices(trained):
+    _, tflite, test = trained
+    with pytest.raises(ValueError, match="reference"):
+        quantize.predict(tflite, test.images[:2], kernels="fast")

@@ -90,6 +90,7 @@ class Bundle:
     input_shape: tuple
     pixformat: str
     fit: footprint.BoardFit
+    copy_to: dict | None = None
 
     @property
     def files(self):
@@ -163,6 +164,7 @@ def _check_model(data):
             "from a model that takes pixel / 255"
         )
     footprint.check_tflm_ops(data)
+    footprint.check_firmware_tflm(data)  # loads on the TFLM of every firmware from MIN_FIRMWARE on
     details = quantize.tensor_details(data)
     info = details["input"]
     if isinstance(info, list) or isinstance(details["output"], list):
@@ -217,6 +219,20 @@ def _check_out_dir(out_dir, overwrite, model_name):
 
 
 # --------------------------------------------------------------------------------------------- export
+def _destination(board, total_bytes):
+    """Where the bundle's files go on the camera, checked against the board's internal drive."""
+    drive = board.drive_bytes
+    needs_sd = drive is not None and total_bytes > drive
+    if drive is None:
+        where = "the board's drive"
+    elif needs_sd:
+        where = (f"an SD card: the bundle is {total_bytes:,} B and the {board.name}'s internal drive holds "
+                 f"{drive:,} B; {board.drive_note}")
+    else:
+        where = f"the internal drive ({total_bytes:,} of {drive:,} B) or an SD card; {board.drive_note}"
+    return {"bundle_bytes": total_bytes, "internal_drive_bytes": drive, "needs_sd_card": needs_sd, "where": where}
+
+
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -289,6 +305,8 @@ def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_nam
         "uncertain_below": float(uncertain_below),
         "files": {name: {"bytes": len(blob), "sha256": _sha256(blob)} for name, blob in contents.items()},
     }
+    total = sum(len(blob) for blob in contents.values())
+    manifest["copy_to"] = _destination(b, total)
     contents["bundle.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +336,7 @@ def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_nam
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     sizes = {name: len(blob) for name, blob in contents.items()}
-    return Bundle(out_dir, zip_path, model_name, sizes, labels, shape, pixformat, fit)
+    return Bundle(out_dir, zip_path, model_name, sizes, labels, shape, pixformat, fit, manifest["copy_to"])
 
 
 # --------------------------------------------------------------------------------------------- benchmark lines

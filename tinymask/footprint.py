@@ -31,6 +31,10 @@ __all__ = [
     "Latency",
     "BoardFit",
     "UnsupportedOpError",
+    "FirmwareTFLMError",
+    "PER_CHANNEL_FC_FIRMWARE",
+    "per_channel_fully_connected",
+    "check_firmware_tflm",
     "flash_bytes",
     "operators",
     "op_table",
@@ -340,6 +344,50 @@ def check_tflm_ops(tflite_bytes, supported=None):
     return operators(tflite_bytes)
 
 
+class FirmwareTFLMError(ValueError):
+    """The model uses a kernel variant the TFLite Micro of some OpenMV firmware refuses; ``.ops`` lists the ops."""
+
+    def __init__(self, message, ops):
+        super().__init__(message)
+        self.ops = ops
+
+
+#: OpenMV firmware 4.6.x to 4.8.1 pin openmv/libtflm 73eb1aa (2024-09-18), whose FULLY_CONNECTED kernel refuses a
+#: per-channel quantized weight ("FullyConnected per-channel quantization not yet supported", then
+#: ``ValueError: Failed to allocate tensors`` from ``ml.Model``); seen on that library built into the real firmware
+#: for QEMU (../shared/openmv-qemu, build tflm-2024-09). Firmware 5.0.0's newer TFLM accepts it.
+PER_CHANNEL_FC_FIRMWARE = "4.6.0-4.8.1"
+
+
+def per_channel_fully_connected(tflite_bytes):
+    """FULLY_CONNECTED ops whose weight tensor has one scale per output unit (:class:`OpInfo` rows); empty for a
+    model converted with per-tensor dense layers (``quantize.to_int8``'s default)."""
+    model = _model(tflite_bytes)
+    graph = model.subgraphs[0]
+    found = []
+    for row in op_table(tflite_bytes):
+        if row.op != "FULLY_CONNECTED" or len(row.inputs) < 2 or row.inputs[1] < 0:
+            continue
+        q = graph.tensors[row.inputs[1]].quantization
+        if q is not None and q.scale is not None and len(q.scale) > 1:
+            found.append(row)
+    return found
+
+
+def check_firmware_tflm(tflite_bytes):
+    """Raise :class:`FirmwareTFLMError` when a model would not load on every OpenMV firmware from 4.5.6 to 5.0
+    (today: a per-channel quantized FULLY_CONNECTED, refused by firmware 4.6.0-4.8.1); return None otherwise."""
+    bad = per_channel_fully_connected(tflite_bytes)
+    if bad:
+        raise FirmwareTFLMError(
+            f"{len(bad)} FULLY_CONNECTED op(s) have per-channel quantized weights ({_where(bad[0])}): the TFLite "
+            f"Micro of OpenMV firmware {PER_CHANNEL_FC_FIRMWARE} refuses them (ml.Model raises 'Failed to allocate "
+            "tensors'). Convert with quantize.to_int8 (per-tensor dense layers by default; in TFLiteConverter: "
+            "converter._experimental_disable_per_channel_quantization_for_dense_layers = True)",
+            bad,
+        )
+
+
 # --------------------------------------------------------------------------------------------- integer-only?
 def _io(tflite_bytes, which):
     model = _model(tflite_bytes)
@@ -401,6 +449,7 @@ def describe(tflite_bytes, *, measure=True):
         "operators": operators(data),
         "float_ops": float_ops(data),
         "tflm_unsupported": unsupported,
+        "per_channel_fully_connected": len(per_channel_fully_connected(data)),
         "lower_bound_bytes": activation_lower_bound(data),
         "greedy_estimate_bytes": greedy_arena_estimate(data),
         "arena": None,
@@ -413,6 +462,9 @@ def describe(tflite_bytes, *, measure=True):
             f"not full-integer int8 ({kinds}; {len(report['float_ops'])} ops touch float tensors): the OpenMV "
             "firmware expects int8 in and out; convert with quantize.to_int8"
         )
+    if report["per_channel_fully_connected"]:
+        notes.append(f"per-channel quantized FULLY_CONNECTED: OpenMV firmware {PER_CHANNEL_FC_FIRMWARE} cannot load "
+                     "it; convert with quantize.to_int8 (per-tensor dense layers)")
     if unsupported:
         notes.append(f"TFLite Micro has no kernel for {', '.join(unsupported)}: the board cannot run this model")
     elif measure and not tflm_available():

@@ -52,6 +52,11 @@ class Board:
     arena_bytes: int | None = None
     #: Region that holds the model file at run time, where it differs from flash.
     model_region_bytes: int | None = None
+    #: The internal USB drive a camera script and its model can be copied to (OpenMV: part of the MCU's flash);
+    #: a bundle larger than this needs an SD card.
+    drive_bytes: int | None = None
+    #: Where a bundle's files go, in words (the OpenMV firmware mounts the SD card at ``/sdcard`` from 4.7).
+    drive_note: str = ""
     notes: str = ""
 
 
@@ -68,6 +73,10 @@ BOARDS = {
             flash_bytes=2 * MIB,
             arena_bytes=267 * KIB,
             model_region_bytes=480 * KIB,
+            drive_bytes=128 * KIB,
+            drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4/omv_boardconfig.h at "
+            "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
+            "the firmware mounts the card at /sdcard from 4.7 (at / on 4.5.6) and runs main.py from it",
             notes="about 480 KB of frame-buffer RAM holds the camera frames and a model loaded to it; "
             "the tensor arena lives in a heap block of about 267 KB (firmware 4.x, approximate)",
             source="openmv.io product page for the OpenMV Cam H7; ST datasheet DS12110 (STM32H743xI)",
@@ -81,6 +90,10 @@ BOARDS = {
             sram_bytes=1 * MIB,
             flash_bytes=2 * MIB,
             extra_ram="32 MB SDRAM, 32 MB external flash",
+            drive_bytes=128 * KIB,
+            drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4P/omv_boardconfig.h at "
+            "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
+            "the firmware mounts the card at /sdcard from 4.7 (at / on 4.5.6) and runs main.py from it",
             source="openmv.io product page for the OpenMV Cam H7 Plus; ST datasheet DS12110 (STM32H743xI)",
         ),
         Board(

@@ -29,6 +29,7 @@ __all__ = [
     "quantized_tensors",
     "tensor_values",
     "quantize_input",
+    "KERNELS",
     "Runner",
     "predict",
     "predict_labels",
@@ -140,7 +141,7 @@ def _check_model_input(model, images):
         )
 
 
-def to_int8(model, representative_images, *, num_calibration=200, seed=0, pin_range=True):
+def to_int8(model, representative_images, *, num_calibration=200, seed=0, pin_range=True, per_channel_dense=False):
     """Full-integer post-training quantization: int8 weights, activations, input and output; returns the .tflite bytes.
 
     The converter gets ``optimizations=[Optimize.DEFAULT]``, builtin int8 ops only (``TFLITE_BUILTINS_INT8``),
@@ -149,6 +150,11 @@ def to_int8(model, representative_images, *, num_calibration=200, seed=0, pin_ra
     With ``pin_range`` one all-0 and one all-255 image are added to the calibration set, so the input range is
     0..1 exactly and the input quantization comes out as scale 1/255, zero point -128: the int8 input is then
     pixel - 128, exactly what the OpenMV firmware feeds (see :func:`input_is_pixel_minus_128`).
+
+    Dense (FULLY_CONNECTED) weights get one scale per tensor unless ``per_channel_dense=True``: the TFLite Micro of
+    OpenMV firmware 4.6.0-4.8.1 refuses per-channel dense weights ("Failed to allocate tensors"; see
+    ``footprint.check_firmware_tflm``), so the default model loads on every firmware from 4.5.6 to 5.0.
+    Convolution kernels stay per channel (every firmware's TFLM supports that).
 
     After conversion the model is checked (:func:`check_int8`): int8 input and output, builtin ops only (no Flex
     or custom ops), no float tensors; a model that fails raises. See :func:`_convert` for the conversion path.
@@ -163,6 +169,8 @@ def to_int8(model, representative_images, *, num_calibration=200, seed=0, pin_ra
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        # The converter's own switch (TensorFlow 2.21); TFLite Micro's error message names it as the fix.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
 
     data = _convert(model, configure)
     check_int8(data)
@@ -360,28 +368,41 @@ def quantize_input(images, scale, zero_point, dtype=np.int8):
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
-def _interpreter_class():
+#: Kernel sets a :class:`Runner` can use. ``"reference"`` (LiteRT's ``OpResolverType.BUILTIN_REF``) computes int8
+#: exactly as TensorFlow Lite Micro does, and so as the camera does: on the course's camera samples its scores equal
+#: the tflite-micro interpreter's and the real OpenMV firmware's bit for bit (tests/test_quantize.py,
+#: tests/test_firmware_qemu.py). ``"xnnpack"`` is LiteRT's default: faster, but its int8 kernels round differently
+#: (different scores on 10 of 24 samples in one check), so no figure of the course uses it.
+KERNELS = ("reference", "xnnpack")
+
+
+def _interpreter(data, kernels, num_threads):
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         raise ImportError(
             "running .tflite models needs LiteRT (the successor of tf.lite.Interpreter): pip install ai-edge-litert"
         ) from None
-    return Interpreter
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels={kernels!r}: use one of {KERNELS} ('reference' computes what the camera computes)")
+    resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
+    return Interpreter(model_content=data, num_threads=num_threads, experimental_op_resolver_type=resolver)
 
 
 class Runner:
     """A LiteRT (``ai_edge_litert``) interpreter for a .tflite model that takes uint8 images and returns float
     scores, quantizing an int8 input and dequantizing an int8 output with the model's own scale and zero point.
 
-    Batches are run by resizing the input's batch dimension when the model allows it (a dynamic batch), else
-    image by image.
+    ``kernels="reference"`` (the default) uses LiteRT's reference kernels, bit-exact with TensorFlow Lite Micro and
+    the OpenMV firmware (see :data:`KERNELS`). Batches are run by resizing the input's batch dimension when the
+    model allows it (a dynamic batch), else image by image.
     """
 
-    def __init__(self, tflite_bytes, num_threads=None):
+    def __init__(self, tflite_bytes, num_threads=None, kernels="reference"):
         self.data = footprint._as_bytes(tflite_bytes)
+        self.kernels = kernels
         with footprint._captured_fds((2,)):  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            self.interpreter = _interpreter_class()(model_content=self.data, num_threads=num_threads)
+            self.interpreter = _interpreter(self.data, kernels, num_threads)
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
@@ -443,14 +464,15 @@ class Runner:
         return out.astype(np.float32).reshape(len(out), -1)
 
 
-def predict(tflite_bytes, images, batch=64):
-    """Float scores (n, classes) of a .tflite model (int8 or float) for uint8 images, via LiteRT."""
-    return Runner(tflite_bytes).scores(images, batch)
+def predict(tflite_bytes, images, batch=64, *, kernels="reference"):
+    """Float scores (n, classes) of a .tflite model (int8 or float) for uint8 images, via LiteRT; with the default
+    reference kernels they are the scores TensorFlow Lite Micro (and so the camera) computes, bit for bit."""
+    return Runner(tflite_bytes, kernels=kernels).scores(images, batch)
 
 
-def predict_labels(tflite_bytes, images, batch=64):
+def predict_labels(tflite_bytes, images, batch=64, *, kernels="reference"):
     """Class indexes: the arg-max of the scores, or score >= 0.5 for a single sigmoid output."""
-    scores = predict(tflite_bytes, images, batch)
+    scores = predict(tflite_bytes, images, batch, kernels=kernels)
     if scores.shape[1] == 1:
         return (scores[:, 0] >= 0.5).astype(np.int64)
     return scores.argmax(axis=1).astype(np.int64)
