@@ -513,3 +513,17 @@ def test_import_touches_no_network_client_or_tensorflow():
             "print(sorted(k for k in ('tensorflow', 'edgeimpulse_api', 'urllib3') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_a_key_the_line_does_not_depend_on_the_offline_flag(monkeypatch, capsys):
+    monkeypatch.delenv("EI_API_KEY", raising=False)
+    lines = []
+    for flag in ("1", None):
+        if flag:
+            monkeypatch.setenv("TINYMASK_OFFLINE", flag)
+        else:
+            monkeypatch.delenv("TINYMASK_OFFLINE", raising=False)
+        off = ei.connect()
+        lines.append(capsys.readouterr().out)
+        assert isinstance(off, ei.Offline) and off.reason == "no API key: EI_API_KEY is not set"
+    assert lines[0] == lines[1] and "EI_API_KEY is not set" in lines[0]
