@@ -1,5 +1,6 @@
 """MobileNetV1 with a width multiplier, weight resolution and the paper's tiny CNN (introduced in notebooks/03_mobilenet_alpha.ipynb)."""
 
+import hashlib
 import math
 import os
 import socket
@@ -11,12 +12,15 @@ from ._setup import import_tensorflow
 __all__ = [
     "IMAGENET_ALPHAS",
     "IMAGENET_SIZES",
+    "IMAGENET_SHA256",
+    "SHIPPED_IMAGENET",
     "OFFLINE_ENV",
     "WEIGHTS_DIR",
     "mobilenet_v1",
     "backbone_of",
     "shipped_backbone_path",
     "imagenet_weights_path",
+    "shipped_imagenet_path",
     "tiny_cnn",
 ]
 
@@ -28,6 +32,11 @@ IMAGENET_SIZES = (128, 160, 192, 224)
 OFFLINE_ENV = "TINYMASK_OFFLINE"
 #: The folder of the backbones this project ships (see its README.md for their provenance).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: Keras' ImageNet no-top files this project ships, by alpha (Apache-2.0, see weights/LICENSE-imagenet-weights.txt).
+#: Each is the 224 file, which Keras itself loads at any input size other than 128/160/192/224.
+SHIPPED_IMAGENET = {0.25: WEIGHTS_DIR / "mobilenet_2_5_224_tf_no_top.h5"}
+#: sha256 of Keras' ImageNet files, by file name; Keras publishes none, so only the shipped file's is known.
+IMAGENET_SHA256 = {"mobilenet_2_5_224_tf_no_top.h5": "dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf"}
 
 _IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 _ALPHA_TEXT = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}  # Keras' file-name spelling of alpha
@@ -90,7 +99,8 @@ def imagenet_weights_path(alpha=0.25, input_size=224):
     """Where Keras caches the no-top ImageNet MobileNetV1 weights for this alpha and input size.
 
     Returns ``(path, url)``; sizes other than 128/160/192/224 use the 224 file, as Keras does.
-    The file exists only once downloaded (``~/.keras/models/`` or ``$KERAS_HOME/models/``).
+    The file exists only once downloaded (``~/.keras/models/`` or ``$KERAS_HOME/models/``); for alpha 0.25,
+    :func:`shipped_imagenet_path` is the copy of the 224 file that tinymask ships.
     """
     known = _imagenet_alpha(_check_alpha(alpha))
     if known is None:
@@ -101,6 +111,42 @@ def imagenet_weights_path(alpha=0.25, input_size=224):
     rows = input_size if input_size in IMAGENET_SIZES else 224
     name = f"mobilenet_{_ALPHA_TEXT[known]}_{rows}_tf_no_top.h5"
     return _keras_home() / "models" / name, _IMAGENET_URL + name
+
+
+def shipped_imagenet_path(alpha=0.25):
+    """The Keras ImageNet no-top file this project ships for ``alpha`` (the 224 one), or None if there is none."""
+    path = SHIPPED_IMAGENET.get(_imagenet_alpha(_check_alpha(alpha)))
+    return path if path is not None and path.is_file() else None
+
+
+_SHA256 = {}  # (resolved path, size, mtime) -> sha256: each file is hashed once per process
+
+
+def _sha256(path):
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _SHA256[key] = digest.hexdigest()
+    return _SHA256[key]
+
+
+def _verified_sha256(path, name, url, shipped):
+    """The file's sha256, checked against ``IMAGENET_SHA256[name]`` where that is known; raise on a mismatch."""
+    actual = _sha256(path)
+    expected = IMAGENET_SHA256.get(name)
+    if expected is not None and actual != expected:
+        fix = ("reinstall tinymask, or restore the file from the repository (git checkout -- tinymask/weights/), "
+               f"or download {_IMAGENET_URL + name} over it" if shipped else
+               f"delete it (tinymask then uses its shipped copy, where it has one) or download {url} again")
+        raise RuntimeError(
+            f"ImageNet weights file {path} is damaged: its sha256 is {actual}, expected {expected} ({name} as Keras "
+            f"publishes it); {fix}"
+        )
+    return actual
 
 
 def shipped_backbone_path(alpha=0.25):
@@ -232,10 +278,14 @@ def _resolve(model, backbone, weights, alpha, input_size, channels):
     if weights == "shipped":
         reason = ""
     else:
-        reason = _try_imagenet(backbone, alpha, input_size, channels, explicit=weights == "imagenet")
-        if reason is None:
-            path, _ = imagenet_weights_path(alpha, input_size)
-            return "imagenet", path, f"weights: ImageNet backbone {path.name} (Keras cache{gray})"
+        path, name, reason = _try_imagenet(backbone, alpha, input_size, explicit=weights == "imagenet")
+        if path is not None:
+            notice = f"; {reason}" if reason else ""
+            # The same line for the same bytes, wherever they were found (Keras cache or the shipped copy).
+            return "imagenet", path, (
+                f"weights: ImageNet (Keras MobileNet alpha {_alpha_name(_imagenet_alpha(alpha))} no-top, {name}, "
+                f"sha256 {_sha256(path)[:8]}...{notice}{gray})"
+            )
     shipped = shipped_backbone_path(alpha)
     if shipped is not None:
         _load_rgb_into(backbone, shipped, alpha, input_size)
@@ -249,40 +299,53 @@ def _resolve(model, backbone, weights, alpha, input_size, channels):
     )
 
 
-def _try_imagenet(backbone, alpha, input_size, channels, explicit):
-    """Load the ImageNet weights; return None on success, else why not (raising instead when ``explicit``)."""
-    if _imagenet_alpha(alpha) is None:
+def _try_imagenet(backbone, alpha, input_size, explicit):
+    """Load the ImageNet weights: the Keras cache, then the copy tinymask ships, then (only for an alpha with no
+    shipped copy) a download. Return (path, Keras' name of the file, notice or "") on success, else
+    (None, None, why not); raise instead when ``explicit``, and always for a file whose sha256 is wrong."""
+    known = _imagenet_alpha(alpha)
+    if known is None:
         if explicit:
             imagenet_weights_path(alpha, input_size)  # raises the clear error
-        return f"no ImageNet weights exist for alpha={alpha:g}"
-    path, url = imagenet_weights_path(alpha, input_size)
-    if not path.is_file():
+        return None, None, f"no ImageNet weights exist for alpha={alpha:g}"
+    cached, url = imagenet_weights_path(alpha, input_size)
+    candidates = [(cached, cached.name, "in the Keras cache")] if cached.is_file() else []
+    shipped = shipped_imagenet_path(alpha)
+    if shipped is not None:
+        candidates.append((shipped, imagenet_weights_path(alpha, 224)[0].name, "shipped with tinymask"))
+    if not candidates:
         if _offline():
             if explicit:
                 raise RuntimeError(
-                    f"ImageNet weights are not in the Keras cache ({path}) and {OFFLINE_ENV} is set, so no download "
-                    f"was tried; on a machine with network, download {url} to {path}, or unset {OFFLINE_ENV}"
+                    f"ImageNet weights are not in the Keras cache ({cached}) and {OFFLINE_ENV} is set, so no "
+                    f"download was tried; on a machine with network, download {url} to {cached}, or unset "
+                    f"{OFFLINE_ENV}"
                 )
-            return "ImageNet weights unavailable offline"
+            return None, None, "ImageNet weights unavailable offline"
         try:
-            path = _download(path, url)
+            candidates = [(_download(cached, url), cached.name, "downloaded")]
         except Exception as error:  # noqa: BLE001 - any network failure means "not available"
             if explicit:
                 raise RuntimeError(
-                    f"ImageNet weights are not in the Keras cache ({path}) and the download failed "
-                    f"({_short(error)}); download {url} to {path} on a machine with network and try again"
+                    f"ImageNet weights are not in the Keras cache ({cached}) and the download failed "
+                    f"({_short(error)}); download {url} to {cached} on a machine with network and try again"
                 ) from None
-            return f"ImageNet weights not cached and download failed ({_short(error)})"
-    try:
-        _load_rgb_into(backbone, path, _imagenet_alpha(alpha), input_size)
-    except Exception as error:  # noqa: BLE001 - a truncated or foreign file in the cache
-        if explicit:
-            raise RuntimeError(
-                f"the cached ImageNet weights file {path} could not be loaded ({_short(error)}); delete it and "
-                f"download {url} again"
-            ) from None
-        return f"cached ImageNet weights unreadable ({_short(error)})"
-    return None
+            return None, None, f"ImageNet weights not cached and download failed ({_short(error)})"
+    problems = []
+    for path, name, where in candidates:
+        _verified_sha256(path, name, url, shipped=where == "shipped with tinymask")
+        try:
+            _load_rgb_into(backbone, path, known, input_size)
+        except Exception as error:  # noqa: BLE001 - a truncated or foreign file with no known checksum
+            if explicit:
+                raise RuntimeError(
+                    f"the ImageNet weights file {path} could not be loaded ({_short(error)}); delete it and "
+                    f"download {url} again"
+                ) from None
+            problems.append(f"{name} {where} unreadable ({_short(error)})")
+            continue
+        return path, name, "; ".join(problems)
+    return None, None, "; ".join(problems)
 
 
 def mobilenet_v1(alpha=0.25, input_size=96, channels=3, num_classes=2, weights="auto", dropout=0.2, name=None):
@@ -298,12 +361,18 @@ def mobilenet_v1(alpha=0.25, input_size=96, channels=3, num_classes=2, weights="
     * a path: a ``.weights.h5`` file saved from a model of this architecture (``model.save_weights``) or from its
       backbone (``backbone_of(model).save_weights``), or a Keras MobileNet no-top ``.h5`` file; an RGB backbone
       file also loads into a grayscale model.
-    * ``"imagenet"`` or ``"auto"``: Keras' ImageNet weights (alpha 0.25, 0.5, 0.75 or 1.0) from the Keras cache,
-      else downloaded with a short timeout; sizes without their own file use the 224 weights, as Keras does.
-      With ``TINYMASK_OFFLINE=1`` no download is tried. ``"imagenet"`` raises if they cannot be had.
-    * ``"auto"`` only, when ImageNet is out of reach: the backbone this project ships for that alpha (pretrained
-      on procedural shapes, see ``tinymask/weights/README.md``), else random init with a notice.
-    * ``"shipped"``: the shipped backbone, whatever the Keras cache holds (the same output on every machine).
+    * ``"imagenet"`` or ``"auto"``: Keras' ImageNet weights (alpha 0.25, 0.5, 0.75 or 1.0), found in this order:
+      the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``); the copy tinymask ships (alpha 0.25 only,
+      Keras' 224 file, checked against its sha256; see ``tinymask/weights/README.md``); for the other alphas only,
+      a download with a short timeout, not tried with ``TINYMASK_OFFLINE=1``. Sizes without their own file use the
+      224 weights, as Keras does. A file whose sha256 is known and wrong is an error. The printed line names the
+      file and its sha256, not where it was found, so the same bytes print the same line on every machine.
+      ``"imagenet"`` raises if the weights cannot be had.
+    * ``"auto"`` only, when ImageNet is out of reach (alpha 0.5, 0.75, 1.0 offline, or alphas Keras has no
+      weights for): the backbone this project ships for that alpha (pretrained on procedural shapes), else random
+      init with a notice.
+    * ``"shipped"``: the shapes-pretrained backbone, whatever the Keras cache holds (the same output on every
+      machine; ``tinymask.pipeline.RECIPE`` uses it).
     * ``None``: random init, silently.
 
     For ``channels=1`` an RGB backbone's first convolution kernels are summed over the colour axis.
