@@ -1,8 +1,10 @@
 # benchmark_fps.py: time the tinymask model on the camera and print one line to paste into the notebook.
 #
-# Firmware: OpenMV 4.5.6 or newer (ml.Model). Copy the model (.tflite) next to this script, run it
-# from the OpenMV IDE and copy the line that starts with TINYMASK_BENCH from the serial terminal
-# into notebooks/06_openmv_deployment.ipynb (tinymask.deploy.parse_benchmark reads it):
+# Firmware: OpenMV 4.5.6 or newer (ml.Model; the camera is csi.CSI where the firmware has it, 4.8.0+,
+# else `sensor`). Copy the model (.tflite) next to this script (on the SD card: the H7's internal
+# drive is 128 KB), run it from the OpenMV IDE and copy the line that starts with TINYMASK_BENCH
+# from the serial terminal into notebooks/06_openmv_deployment.ipynb (tinymask.deploy.parse_benchmark
+# reads it):
 #
 #   TINYMASK_BENCH model=<file> fw=<x.y.z> board=<board> runs=<n> size=<w>x<h>x<c>
 #       infer_ms=<ms> infer_fps=<fps> frame_ms=<ms> frame_fps=<fps>     (all on one line)
@@ -27,23 +29,28 @@ LOAD_TO_FB = True
 
 
 def firmware():
+    """("x.y.z", board): omv.version_major/minor/patch are ints, not functions, in every firmware (MP_ROM_INT in
+    py_omv.c, 4.5.6 to 5.0.0); omv.board_type() is a function."""
     try:
         import omv
 
-        version = "%d.%d.%d" % (omv.version_major(), omv.version_minor(), omv.version_patch())
-        try:
-            board = omv.board_type()
-        except AttributeError:
-            board = "unknown"
-        return version, board
-    except (ImportError, AttributeError):
+        version = "%d.%d.%d" % (omv.version_major, omv.version_minor, omv.version_patch)
+    except (ImportError, AttributeError, TypeError):
         return "unknown", "unknown"
+    try:
+        board = omv.board_type()
+    except (AttributeError, TypeError):
+        board = "unknown"
+    return version, board
 
 
 def start_camera(grayscale, window):
+    """The camera with `csi.CSI` (firmware 4.8.0+) or `sensor` (older); returns a snapshot function."""
     try:
         import csi
-
+    except ImportError:  # firmware 4.5
+        csi = None
+    if csi is not None and hasattr(csi, "CSI"):  # 4.6-4.7: `csi` is the sensor module (modules/py_csi.c)
         cam = csi.CSI()
         cam.reset()
         cam.pixformat(csi.GRAYSCALE if grayscale else csi.RGB565)
@@ -51,21 +58,20 @@ def start_camera(grayscale, window):
         cam.window((window, window))
         cam.snapshot(time=2000)
         return cam.snapshot
-    except ImportError:
-        import sensor
+    import sensor
 
-        sensor.reset()
-        sensor.set_pixformat(sensor.GRAYSCALE if grayscale else sensor.RGB565)
-        sensor.set_framesize(sensor.QVGA)
-        sensor.set_windowing((window, window))
-        sensor.skip_frames(time=2000)
-        return sensor.snapshot
+    sensor.reset()
+    sensor.set_pixformat(sensor.GRAYSCALE if grayscale else sensor.RGB565)
+    sensor.set_framesize(sensor.QVGA)
+    sensor.set_windowing((window, window))
+    sensor.skip_frames(time=2000)
+    return sensor.snapshot
 
 
 def load_model(path, load_to_fb):
     try:
         return ml.Model(path, load_to_fb=load_to_fb)
-    except TypeError:
+    except TypeError:  # an ml.Model without load_to_fb (5.0's ml/model.py accepts and ignores it)
         return ml.Model(path)
 
 

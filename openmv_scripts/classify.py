@@ -2,13 +2,18 @@
 #
 # Firmware: OpenMV 4.5.6 or newer (the `ml` module: ml.Model and model.predict; `tf.load` and
 # `tf.classify` were removed in 4.5.6, which is what "module has no attribute load" means).
+# Tested on the real firmware 5.0.0 and on its build with the TensorFlow Lite Micro of 4.6-4.8.1
+# (QEMU, tests/test_firmware_qemu.py). The script asks the firmware what it can do instead of
+# reading its version: the camera is `csi.CSI` where the firmware has it (4.8.0+; on 4.6-4.7
+# `import csi` works but is the old `sensor` module), else `sensor`; draw_string takes the tuple
+# form of 5.0 or the flat form of 4.x, whichever the firmware accepts; no LED is no error.
 # On 4.7+ the firmware also reads the labels from "<model name>.txt" itself; this script reads
-# that file (else labels.txt, else LABELS below) so it works on 4.5.6 too. Firmware 5 uses the
-# `csi` module for the camera and drops `load_to_fb`; both are handled below.
+# that file (else labels.txt, else LABELS below) so it works on 4.5.6 too.
 #
-# Copy to the camera's drive: this file as main.py, the .tflite model and its .txt labels (what
-# tinymask.deploy.export_bundle writes). Run it from the OpenMV IDE; the frame buffer shows the
-# label and FPS, the serial terminal prints one line per frame:
+# Copy to the camera's SD card (the model, ~300 KB, does not fit the H7's 128 KB internal drive):
+# this file as main.py, the .tflite model and its .txt labels (what tinymask.deploy.export_bundle
+# writes). Run it from the OpenMV IDE; the frame buffer shows the label and FPS, the serial
+# terminal prints one line per frame:
 #     label=<label or uncertain> class=<best class> score=<0..1> fps=<frames a second>
 # LED: green = mask, red = no mask (or another class), blue = uncertain (top score below
 # UNCERTAIN_BELOW).
@@ -37,19 +42,22 @@ LED_FOR_LABEL = {"mask": "green", "uncertain": "blue"}  # any other label: red
 
 
 def firmware_version():
+    """(major, minor, patch): ints, not functions, in every firmware (MP_ROM_INT in py_omv.c, 4.5.6 to 5.0.0)."""
     try:
         import omv
 
-        return (omv.version_major(), omv.version_minor(), omv.version_patch())
+        return (omv.version_major, omv.version_minor, omv.version_patch)
     except (ImportError, AttributeError):
         return (0, 0, 0)
 
 
 def start_camera(grayscale, window):
-    """The camera with `csi` (firmware 5) or `sensor` (firmware 4); returns a snapshot function."""
+    """The camera with `csi.CSI` (firmware 4.8.0+) or `sensor` (older); returns a snapshot function."""
     try:
         import csi
-
+    except ImportError:  # firmware 4.5
+        csi = None
+    if csi is not None and hasattr(csi, "CSI"):  # 4.6-4.7: `csi` is the sensor module (modules/py_csi.c)
         cam = csi.CSI()
         cam.reset()
         cam.pixformat(csi.GRAYSCALE if grayscale else csi.RGB565)
@@ -57,21 +65,20 @@ def start_camera(grayscale, window):
         cam.window((window, window))
         cam.snapshot(time=2000)  # let exposure and white balance settle
         return cam.snapshot
-    except ImportError:
-        import sensor
+    import sensor
 
-        sensor.reset()
-        sensor.set_pixformat(sensor.GRAYSCALE if grayscale else sensor.RGB565)
-        sensor.set_framesize(sensor.QVGA)
-        sensor.set_windowing((window, window))
-        sensor.skip_frames(time=2000)
-        return sensor.snapshot
+    sensor.reset()
+    sensor.set_pixformat(sensor.GRAYSCALE if grayscale else sensor.RGB565)
+    sensor.set_framesize(sensor.QVGA)
+    sensor.set_windowing((window, window))
+    sensor.skip_frames(time=2000)
+    return sensor.snapshot
 
 
 def load_model(path, load_to_fb):
     try:
         return ml.Model(path, load_to_fb=load_to_fb)
-    except TypeError:  # firmware 5: no load_to_fb
+    except TypeError:  # an ml.Model without load_to_fb (5.0's ml/model.py accepts and ignores it)
         return ml.Model(path)
 
 
@@ -91,16 +98,30 @@ def read_labels(model, model_file, fallback):
     return tuple(fallback)
 
 
+class NoLed:
+    """Stands in for an LED on a board without one (the QEMU build has neither machine.LED nor pyb)."""
+
+    def on(self):
+        pass
+
+    def off(self):
+        pass
+
+
 def make_leds():
-    """The red, green and blue LEDs: machine.LED on current firmware, else pyb.LED(1..3)."""
+    """The red, green and blue LEDs: machine.LED on current firmware, else pyb.LED(1..3), else none."""
     try:
         from machine import LED
 
         return {"red": LED("LED_RED"), "green": LED("LED_GREEN"), "blue": LED("LED_BLUE")}
-    except (ImportError, TypeError, ValueError):
+    except (ImportError, AttributeError, TypeError, ValueError):
+        pass
+    try:
         import pyb
 
         return {"red": pyb.LED(1), "green": pyb.LED(2), "blue": pyb.LED(3)}
+    except (ImportError, AttributeError):
+        return {"red": NoLed(), "green": NoLed(), "blue": NoLed()}
 
 
 def show(leds, colour):
@@ -109,6 +130,15 @@ def show(leds, colour):
             leds[name].on()
         else:
             leds[name].off()
+
+
+def draw_text(img, x, y, text, **options):
+    """draw_string((x, y), text) on firmware 5.0 (modules/py_image.c v5.0.0), draw_string(x, y, text) on 4.x,
+    where a 2-tuple raises."""
+    try:
+        img.draw_string((x, y), text, **options)
+    except (TypeError, ValueError):
+        img.draw_string(x, y, text, **options)
 
 
 def decide(scores, labels, uncertain_below):
@@ -141,8 +171,8 @@ def main():
         label, best, top = decide(scores, labels, UNCERTAIN_BELOW)
         show(leds, LED_FOR_LABEL.get(label, "red"))
         fps = clock.fps()
-        img.draw_string(2, 2, "%s %.2f" % (label, top), color=(255, 255, 255), scale=2)
-        img.draw_string(2, 22, "%.1f fps" % fps, color=(255, 255, 255), scale=2)
+        draw_text(img, 2, 2, "%s %.2f" % (label, top), color=(255, 255, 255), scale=2)
+        draw_text(img, 2, 22, "%.1f fps" % fps, color=(255, 255, 255), scale=2)
         print("label=%s class=%s score=%.3f fps=%.1f" % (label, best, top, fps))
         gc.collect()
 

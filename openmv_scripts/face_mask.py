@@ -1,9 +1,12 @@
 # face_mask.py: find faces with the built-in Haar cascade, then run the tinymask model on each face.
 #
-# Firmware: OpenMV 4.5.6 or newer (ml.Model). The cascade is "/rom/haarcascade_frontalface.cascade"
-# on firmware 4.7+ and "frontalface" before; find_features() takes scale= on firmware 5 and
-# scale_factor= on firmware 4. Both are handled below. Copy the model (.tflite) and its labels
-# (.txt) next to this script.
+# Firmware: OpenMV 4.5.6 or newer (ml.Model). The script asks the firmware what it can do instead
+# of reading its version: the cascade is "/rom/haarcascade_frontalface.cascade" on firmware 4.7+
+# and the built-in "frontalface" before; find_features() takes scale_factor= on 4.x (which ignores
+# an unknown keyword) and scale= on 5.0 (which raises TypeError for scale_factor=); the camera is
+# csi.CSI where the firmware has it (4.8.0+), else `sensor`; draw_string takes the tuple form of 5.0
+# or the flat form of 4.x. Copy the model (.tflite) and its labels (.txt) next to this script, on
+# the SD card (the H7's internal drive is 128 KB).
 #
 # This is the OpenMV smile-detection pattern: the detector proposes face boxes on the whole frame,
 # and the classifier sees only the face (a copy of the box, slightly enlarged, which the firmware
@@ -31,33 +34,26 @@ FACE_STAGES = 25  # Haar: fewer stages are faster and less strict
 MARGIN = 0.15  # enlarge each face box by this fraction on every side (the model saw whole heads)
 
 
-def firmware_version():
-    try:
-        import omv
-
-        return (omv.version_major(), omv.version_minor(), omv.version_patch())
-    except (ImportError, AttributeError):
-        return (0, 0, 0)
-
-
 def start_camera():
+    """The camera with `csi.CSI` (firmware 4.8.0+) or `sensor` (older); returns a snapshot function."""
     try:
         import csi
-
+    except ImportError:  # firmware 4.5
+        csi = None
+    if csi is not None and hasattr(csi, "CSI"):  # 4.6-4.7: `csi` is the sensor module (modules/py_csi.c)
         cam = csi.CSI()
         cam.reset()
         cam.pixformat(csi.RGB565)
         cam.framesize(csi.QVGA)
         cam.snapshot(time=2000)
         return cam.snapshot
-    except ImportError:
-        import sensor
+    import sensor
 
-        sensor.reset()
-        sensor.set_pixformat(sensor.RGB565)
-        sensor.set_framesize(sensor.QVGA)
-        sensor.skip_frames(time=2000)
-        return sensor.snapshot
+    sensor.reset()
+    sensor.set_pixformat(sensor.RGB565)
+    sensor.set_framesize(sensor.QVGA)
+    sensor.skip_frames(time=2000)
+    return sensor.snapshot
 
 
 def load_cascade():
@@ -69,12 +65,9 @@ def load_cascade():
     raise OSError("no frontal-face Haar cascade found on this firmware")
 
 
-def find_faces(img, cascade, version):
-    if version[0] >= 5:
-        try:
-            return img.find_features(cascade, threshold=FACE_THRESHOLD, scale=FACE_SCALE)
-        except TypeError:
-            pass
+def find_faces(img, cascade):
+    """Firmware 4.x reads scale_factor= and ignores other keywords; 5.0 reads scale= and rejects scale_factor=
+    (find_features in modules/py_image.c, v4.8.1 and v5.0.0), so try 4.x's keyword first."""
     try:
         return img.find_features(cascade, threshold=FACE_THRESHOLD, scale_factor=FACE_SCALE)
     except TypeError:
@@ -84,8 +77,17 @@ def find_faces(img, cascade, version):
 def load_model(path, load_to_fb):
     try:
         return ml.Model(path, load_to_fb=load_to_fb)
-    except TypeError:  # firmware 5: no load_to_fb
+    except TypeError:  # an ml.Model without load_to_fb (5.0's ml/model.py accepts and ignores it)
         return ml.Model(path)
+
+
+def draw_text(img, x, y, text, **options):
+    """draw_string((x, y), text) on firmware 5.0 (modules/py_image.c v5.0.0), draw_string(x, y, text) on 4.x,
+    where a 2-tuple raises."""
+    try:
+        img.draw_string((x, y), text, **options)
+    except (TypeError, ValueError):
+        img.draw_string(x, y, text, **options)
 
 
 def read_labels(model, model_file, fallback):
@@ -132,7 +134,6 @@ COLOURS = {"mask": (0, 255, 0), "uncertain": (0, 0, 255)}  # any other label: re
 
 
 def main():
-    version = firmware_version()
     model = load_model(MODEL_FILE, LOAD_TO_FB)
     labels = read_labels(model, MODEL_FILE, LABELS)
     cascade = load_cascade()
@@ -141,7 +142,7 @@ def main():
     while True:
         clock.tick()
         img = snapshot()
-        faces = find_faces(img, cascade, version)
+        faces = find_faces(img, cascade)
         results = []
         for box in faces:
             roi = enlarge(box, MARGIN, img.width(), img.height())
@@ -151,8 +152,8 @@ def main():
             results.append((roi, decide(scores, labels, UNCERTAIN_BELOW)))
         for roi, (label, best, top) in results:  # draw only after every face was classified
             colour = COLOURS.get(label, (255, 0, 0))
-            img.draw_rectangle(roi, color=colour, thickness=2)
-            img.draw_string(roi[0] + 2, roi[1] + 2, "%s %.2f" % (label, top), color=colour)
+            img.draw_rectangle(roi, color=colour, thickness=2)  # a 4-tuple: every firmware takes it
+            draw_text(img, roi[0] + 2, roi[1] + 2, "%s %.2f" % (label, top), color=colour)
             print("face x=%d y=%d w=%d h=%d label=%s class=%s score=%.3f" % (roi + (label, best, top)))
         print("frame faces=%d fps=%.1f" % (len(results), clock.fps()))
         gc.collect()

@@ -1,7 +1,8 @@
 # low_power.py: wake up, take one picture, classify it, report, sleep; repeat every PERIOD_MS.
 #
-# Firmware: OpenMV 4.5.6 or newer (ml.Model, machine.lightsleep). Save as main.py on the camera with
-# the model (.tflite) and labels (.txt) and run it on battery, not from the IDE: while the board
+# Firmware: OpenMV 4.5.6 or newer (ml.Model, machine.lightsleep). Save as main.py on the camera's SD
+# card (the H7's internal drive, 128 KB, is too small for the model) with the model (.tflite) and
+# labels (.txt) and run it on battery, not from the IDE: while the board
 # sleeps its USB link stops, and the IDE loses the connection. Between pictures the camera sensor is
 # put to sleep too (it draws tens of milliamps when awake).
 #
@@ -28,30 +29,32 @@ LOAD_TO_FB = True
 
 
 def camera():
-    """(snapshot, sleep) functions with `csi` (firmware 5) or `sensor` (firmware 4)."""
+    """(snapshot, sleep) functions with `csi.CSI` (firmware 4.8.0+) or `sensor` (older; on 4.6-4.7 `import csi`
+    works but is the sensor module, modules/py_csi.c)."""
     try:
         import csi
-
+    except ImportError:  # firmware 4.5
+        csi = None
+    if csi is not None and hasattr(csi, "CSI"):
         cam = csi.CSI()
         cam.reset()
         cam.pixformat(csi.RGB565)
         cam.framesize(csi.QVGA)
         cam.window((WINDOW, WINDOW))
         return cam.snapshot, cam.sleep
-    except ImportError:
-        import sensor
+    import sensor
 
-        sensor.reset()
-        sensor.set_pixformat(sensor.RGB565)
-        sensor.set_framesize(sensor.QVGA)
-        sensor.set_windowing((WINDOW, WINDOW))
-        return sensor.snapshot, sensor.sleep
+    sensor.reset()
+    sensor.set_pixformat(sensor.RGB565)
+    sensor.set_framesize(sensor.QVGA)
+    sensor.set_windowing((WINDOW, WINDOW))
+    return sensor.snapshot, sensor.sleep
 
 
 def load_model(path, load_to_fb):
     try:
         return ml.Model(path, load_to_fb=load_to_fb)
-    except TypeError:
+    except TypeError:  # an ml.Model without load_to_fb (5.0's ml/model.py accepts and ignores it)
         return ml.Model(path)
 
 
@@ -86,13 +89,38 @@ def decide(scores, labels, uncertain_below):
     return ("uncertain" if top < uncertain_below else name), name, top
 
 
+class NoLed:
+    """Stands in for an LED on a board without one (the QEMU build has neither machine.LED nor pyb)."""
+
+    def on(self):
+        pass
+
+    def off(self):
+        pass
+
+
 def led(colour):
+    """machine.LED on current firmware, else pyb.LED(1..3), else none."""
     try:
         return machine.LED({"red": "LED_RED", "green": "LED_GREEN", "blue": "LED_BLUE"}[colour])
     except (AttributeError, TypeError, ValueError):
+        pass
+    try:
         import pyb
 
         return pyb.LED({"red": 1, "green": 2, "blue": 3}[colour])
+    except (ImportError, AttributeError):
+        return NoLed()
+
+
+def sleep_ms(ms, deep):
+    """machine.deepsleep / lightsleep where the port has them (the H7's stm32 port does), else time.sleep_ms."""
+    if deep and hasattr(machine, "deepsleep"):
+        machine.deepsleep(ms)  # resets: main.py runs again from the top
+    if hasattr(machine, "lightsleep"):
+        machine.lightsleep(ms)
+    else:
+        time.sleep_ms(ms)
 
 
 def main():
@@ -115,9 +143,7 @@ def main():
         light.on()
         time.sleep_ms(BLINK_MS)
         light.off()
-        if DEEP_SLEEP:
-            machine.deepsleep(PERIOD_MS)  # resets: main.py runs again from the top
-        machine.lightsleep(PERIOD_MS)
+        sleep_ms(PERIOD_MS, DEEP_SLEEP)
 
 
 main()
