@@ -158,9 +158,10 @@ def test_firmware_differences(model, camera):
     files = {"tinymask_mask.tflite": model, "labels.txt": "mask\nno_mask\n"}
     v5 = run_classify(model, camera.images[:2], "5.0.0", files=files)
     v4 = run_classify(model, camera.images[:2], "4.5.6", files=files)
-    assert [e for e in v5.events if e[0] == "model"] == [("model", {"path": "tinymask_mask.tflite"})]
-    assert [e for e in v4.events if e[0] == "model"] == [("model", {"path": "tinymask_mask.tflite",
-                                                                     "load_to_fb": True})]
+    # Both pass load_to_fb: 4.x puts the model in the frame buffer, 5.0's ml/model.py accepts and ignores it.
+    for run in (v5, v4):
+        assert [e for e in run.events if e[0] == "model"] == [("model", {"path": "tinymask_mask.tflite",
+                                                                          "load_to_fb": True})]
     assert ("window", {"window": ((240, 240),)}) in v5.events and ("window", {"window": ((240, 240),)}) in v4.events
     # Labels come from labels.txt when <model>.txt is missing, and from LABELS when no file is there.
     assert v5.setup == ["firmware 5.0.0 model tinymask_mask.tflite labels ('mask', 'no_mask')"]
@@ -242,9 +243,12 @@ def test_collect_dataset_saves_numbered_snapshots_to_the_sd_card(camera):
     result = emu.run_script(script, camera, firmware="4.7.0", sd_card=True, cycle=True, max_frames=2000)
     assert result.ended == "returned"
     assert [line for line in result.printed if line.startswith("saved")] == [
-        f"saved /sd/tinymask_dataset/mask/{i}.jpg" for i in range(3)]
+        f"saved /sdcard/tinymask_dataset/mask/{i}.jpg" for i in range(3)]
     with pytest.raises(emu.ScriptError, match="no SD card"):
         emu.run_script(script, camera, firmware="4.7.0", cycle=True, max_frames=10)
+    # On 4.5.6 the card is the root of the file system.
+    old = emu.run_script(script, camera, firmware="4.5.6", sd_card=True, cycle=True, max_frames=2000)
+    assert [line for line in old.printed if line.startswith("saved")][0] == "saved /tinymask_dataset/mask/0.jpg"
 
 
 def test_scripts_cannot_use_the_laptop(camera):
@@ -257,3 +261,24 @@ def test_scripts_cannot_use_the_laptop(camera):
         emu.run_script("import ml\nml.Model('missing.tflite')\n", camera)
     with pytest.raises(ValueError, match="firmware"):
         emu.run_script("pass\n", camera, firmware="3.9")
+
+
+def test_firmware_5_stretches_a_wide_frame_where_4x_crops_it():
+    # A 192x96 frame: white left quarter, black elsewhere. 4.x (SCALE_ASPECT_EXPAND) crops to the centre 96x96, which
+    # holds no white; 5.0 (SCALE_ASPECT_IGNORE, ml/preprocessing.py at v5.0.0) squeezes the whole width in.
+    frame = np.zeros((96, 192, 3), np.uint8)
+    frame[:, :48] = 255
+    cropped = emu.firmware_pixels(frame, (96, 96, 3), aspect=emu.aspect_for("4.8.1"))
+    stretched = emu.firmware_pixels(frame, (96, 96, 3), aspect=emu.aspect_for("5.0.0"))
+    assert cropped.max() == 0
+    assert stretched[:, :20].min() == 255 and stretched[:, 30:].max() == 0
+    square = synth.samples("camera").images[0]
+    assert np.array_equal(emu.firmware_pixels(square, (96, 96, 3), aspect="ignore"),
+                          emu.firmware_pixels(square, (96, 96, 3), aspect="expand"))
+
+
+def test_float_models_get_raw_pixels_before_4_8():
+    frame = synth.samples("camera").images[0]
+    old = emu.firmware_input(frame, (1, 96, 96, 3), dtype="float32", firmware="4.7.0")
+    new = emu.firmware_input(frame, (1, 96, 96, 3), dtype="float32", firmware="4.8.1")
+    assert old.max() > 1.0 and new.max() <= 1.0 and np.allclose(old / 255.0, new)

@@ -7,6 +7,7 @@ __all__ = [
     "DTYPE_BYTES",
     "BOARDS",
     "Board",
+    "Region",
     "Fit",
     "LECTURE_MODEL_SIZES_MB",
     "tensor_bytes",
@@ -36,6 +37,16 @@ MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Region:
+    """One block of a board's memory as its firmware lays it out: which memory, what the firmware calls it, bytes."""
+
+    memory: str
+    name: str
+    nbytes: int
+    holds: str = ""
+
+
+@dataclass(frozen=True)
 class Board:
     """A microcontroller board: its memories, clock and where each figure comes from."""
 
@@ -49,15 +60,23 @@ class Board:
     source: str
     extra_ram: str = ""
     #: Largest block the tensor arena can get, where the firmware documents one (else the whole SRAM is the bound).
+    #: OpenMV: the arena is allocated from the MicroPython heap, whose largest block bounds it.
     arena_bytes: int | None = None
-    #: Region that holds the model file at run time, where it differs from flash.
+    #: Region a model is loaded into beside the camera frames (OpenMV ``ml.Model(..., load_to_fb=True)``), where the
+    #: board needs it; without one the model is read into the heap (``arena_bytes``) or runs from flash.
     model_region_bytes: int | None = None
+    #: The frame buffer: the largest camera frame the firmware can hold.
+    frame_buffer_bytes: int | None = None
     #: The internal USB drive a camera script and its model can be copied to (OpenMV: part of the MCU's flash);
     #: a bundle larger than this needs an SD card.
     drive_bytes: int | None = None
     #: Where a bundle's files go, in words (the OpenMV firmware mounts the SD card at ``/sdcard`` from 4.7).
     drive_note: str = ""
     notes: str = ""
+    #: The memory map the firmware uses (``Region`` rows: RAM first, then internal flash), where we read it.
+    regions: tuple = ()
+    #: Where the firmware figures come from: file and tag in github.com/openmv/openmv.
+    firmware_source: str = ""
 
 
 BOARDS = {
@@ -73,12 +92,39 @@ BOARDS = {
             flash_bytes=2 * MIB,
             arena_bytes=267 * KIB,
             model_region_bytes=480 * KIB,
+            frame_buffer_bytes=400 * KIB,
             drive_bytes=128 * KIB,
             drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4/omv_boardconfig.h at "
             "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
             "the firmware mounts the card at /sdcard from 4.7 (at / on 4.5.6) and runs main.py from it",
-            notes="about 480 KB of frame-buffer RAM holds the camera frames and a model loaded to it; "
-            "the tensor arena lives in a heap block of about 267 KB (firmware 4.x, approximate)",
+            notes="firmware 4.5.6-4.8.1: a 400 KiB frame buffer plus 80 KiB of fb_alloc in the 512 KiB AXI SRAM "
+            "(ml.Model(path, load_to_fb=True) reads the model into that 480 KiB, beside the frame); the tensor "
+            "arena is allocated from the MicroPython heap, whose largest block is 267 KiB in SRAM1. Firmware 5.0.0: "
+            "one 480 KiB pool (UMA) in the AXI SRAM holds the frames and a model too big for the heap; the heap's "
+            "largest block is 264 KiB. The model file itself sits on the 128 KiB drive or an SD card, never in the "
+            "firmware's flash",
+            regions=(
+                Region("ITCM", "stack", 64 * KIB, "the C stack"),
+                Region("DTCM", "drive cache", 128 * KIB, "RAM cache of the internal drive"),
+                Region("AXI SRAM", "frame buffer", 400 * KIB, "camera frames (sized for 640x480 grayscale)"),
+                Region("AXI SRAM", "fb_alloc", 80 * KIB, "image scratch; a model loaded with load_to_fb=True"),
+                Region("AXI SRAM", "JPEG buffer", 32 * KIB, "the frame the IDE shows"),
+                Region("SRAM1", "data/bss", 13 * KIB, "the firmware's variables"),
+                Region("SRAM1", "heap block 1", 267 * KIB, "MicroPython objects and the tensor arena"),
+                Region("SRAM2", "DMA buffers", 8 * KIB, "USB and peripheral buffers"),
+                Region("SRAM4", "heap block 0", 26 * KIB, "MicroPython objects"),
+                Region("SRAM4", "VOSPI buffer", 38 * KIB, "thermal-sensor (FLIR Lepton) frames"),
+                Region("flash", "bootloader", 128 * KIB, ""),
+                Region("flash", "internal drive", 128 * KIB, "the USB drive: main.py, small models"),
+                Region("flash", "firmware", 1664 * KIB, "MicroPython, the OpenMV libraries, TFLite Micro"),
+                Region("flash", "ROMFS", 128 * KIB, "built-in files under /rom (Haar cascades, models)"),
+            ),
+            firmware_source="boards/OPENMV4/omv_boardconfig.h at v4.7.0 (OMV_FB_SIZE 400K, OMV_FB_ALLOC_SIZE 80K, "
+            "OMV_JPEG_SIZE 32K, OMV_GC_BLOCK0_SIZE 26K, OMV_GC_BLOCK1_SIZE 267K, OMV_VOSPI_SIZE 38K, "
+            "OMV_FLASH_FFS_LENGTH 128K, OMV_SRAM0_LENGTH 512K, OMV_SRAM1_LENGTH 280K); "
+            "boards/OPENMV4/board_config.h at v5.0.0 (OMV_UMA_BLOCK0_SIZE 480K, OMV_GC_BLOCK1_SIZE 264K); "
+            "lib/tflm/tflm_backend.cc (the arena: m_new of the heap's largest free block) and modules/py_ml.c "
+            "(the model: fb_alloc with load_to_fb, else the heap; UMA from 5.0.0)",
             source="openmv.io product page for the OpenMV Cam H7; ST datasheet DS12110 (STM32H743xI)",
         ),
         Board(
@@ -90,10 +136,12 @@ BOARDS = {
             sram_bytes=1 * MIB,
             flash_bytes=2 * MIB,
             extra_ram="32 MB SDRAM, 32 MB external flash",
+            arena_bytes=4 * MIB,
+            frame_buffer_bytes=16 * MIB,
             drive_bytes=128 * KIB,
             drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4P/omv_boardconfig.h at "
             "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
-            "the firmware mounts the card at /sdcard from 4.7 (at / on 4.5.6) and runs main.py from it",
+            "the firmware mounts the card at /sdcard from 4.6 (scripts/libraries/_boot.py v4.6.0; at / on 4.5.6) and runs main.py from it",
             source="openmv.io product page for the OpenMV Cam H7 Plus; ST datasheet DS12110 (STM32H743xI)",
         ),
         Board(
@@ -114,7 +162,14 @@ BOARDS = {
             clock_mhz=480,
             sram_bytes=1 * MIB,
             flash_bytes=2 * MIB,
-            extra_ram="8 MB SDRAM, 16 MB QSPI flash",
+            extra_ram="16 MB QSPI flash (no SDRAM)",
+            arena_bytes=276 * KIB,
+            model_region_bytes=476 * KIB,
+            frame_buffer_bytes=400 * KIB,
+            notes="OpenMV firmware: the heap's largest block is 276 KiB in SRAM1; a 400 KiB frame buffer plus "
+            "76 KiB of fb_alloc in the AXI SRAM; the board defines no SDRAM",
+            firmware_source="boards/ARDUINO_NICLA_VISION/omv_boardconfig.h at v4.7.0 (OMV_GC_BLOCK2_SIZE 276K, "
+            "OMV_FB_SIZE 400K, OMV_FB_ALLOC_SIZE 76K; no DRAM region, unlike ARDUINO_PORTENTA_H7's 8M)",
             source="docs.arduino.cc Nicla Vision datasheet; ST datasheet DS12930 (STM32H747xI)",
         ),
         Board(

@@ -44,6 +44,8 @@ __all__ = [
     "firmware_pixels",
     "firmware_input",
     "firmware_inputs",
+    "ASPECT",
+    "aspect_for",
     "Image",
     "HaarCascade",
     "Model",
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 #: Firmware versions the stand-ins know how to behave like (``run_script(firmware=...)``).
-FIRMWARES = ("4.5.6", "4.7.0", "5.0.0")
+FIRMWARES = ("4.5.6", "4.7.0", "4.8.1", "5.0.0")
 #: Modules a camera script may import: MicroPython's and OpenMV's own (the ones the emulator has no stand-in for
 #: are the host's ``math``, ``struct``, ``sys``, ``json`` and ``random``).
 FIRMWARE_MODULES = frozenset({
@@ -105,12 +107,29 @@ def _floor(x):
     return int(np.floor(np.float32(x)))
 
 
-def _geometry(src_w, src_h, dst_w, dst_h, roi_x, roi_y):
-    """Destination rectangle and fixed-point source steps of ``imlib_draw_image`` for CENTER | SCALE_ASPECT_EXPAND."""
+#: How the firmware's ``ml`` preprocessing fits a frame to the model input (scripts/libraries/ml/ml-core/ml/
+#: preprocessing.py): v4.x draws with SCALE_ASPECT_EXPAND (cover the input, crop the centre), v5.0.0 with
+#: SCALE_ASPECT_IGNORE (stretch each axis). A square frame into a square input is the same either way.
+ASPECT = {"expand": "SCALE_ASPECT_EXPAND (4.x)", "ignore": "SCALE_ASPECT_IGNORE (5.0)"}
+
+
+def aspect_for(firmware):
+    """``"ignore"`` for firmware 5.x, ``"expand"`` for 4.x (see :data:`ASPECT`)."""
+    major = int(str(firmware).split(".")[0])
+    return "ignore" if major >= 5 else "expand"
+
+
+def _geometry(src_w, src_h, dst_w, dst_h, roi_x, roi_y, aspect="expand"):
+    """Destination rectangle and fixed-point source steps of ``imlib_draw_image`` for CENTER | SCALE_ASPECT_EXPAND
+    (one scale, the larger) or CENTER | SCALE_ASPECT_IGNORE (one scale per axis)."""
+    if aspect not in ASPECT:
+        raise ValueError(f"aspect={aspect!r}: use one of {tuple(ASPECT)}")
     f32 = np.float32
-    scale = max(f32(dst_w) / f32(src_w), f32(dst_h) / f32(src_h))  # EXPAND: the larger scale, crop the rest
+    sx, sy = f32(dst_w) / f32(src_w), f32(dst_h) / f32(src_h)
+    if aspect == "expand":
+        sx = sy = max(sx, sy)  # EXPAND: the larger scale, crop the rest
     out = {}
-    for axis, (src, dst, off) in {"x": (src_w, dst_w, roi_x), "y": (src_h, dst_h, roi_y)}.items():
+    for axis, (src, dst, off, scale) in {"x": (src_w, dst_w, roi_x, sx), "y": (src_h, dst_h, roi_y, sy)}.items():
         scaled = _floor(f32(scale) * f32(src))
         start = _floor(f32(dst - scaled) / f32(2.0))  # CENTER
         src_start = 0
@@ -166,17 +185,18 @@ def _neighbours(index, start, limit):
     return low, high
 
 
-def draw_image(src, dst_w, dst_h, roi=None):
+def draw_image(src, dst_w, dst_h, roi=None, aspect="expand"):
     """``src`` (uint16 RGB565 or uint8 grayscale, (h, w)) drawn into a new ``dst_w`` x ``dst_h`` image of the same
     format as ``image.draw_image(src, 0, 0, roi=roi, hint=BILINEAR | CENTER | SCALE_ASPECT_EXPAND |
     BLACK_BACKGROUND)`` does on OpenMV firmware: scaled to cover the destination (aspect ratio kept, centre
     cropped), bilinear in fixed point, or copied pixel for pixel when no scaling is needed. Pixels the source
-    does not reach stay 0 (on the camera they keep what the buffer held)."""
+    does not reach stay 0 (on the camera they keep what the buffer held). ``aspect="ignore"`` stretches each axis
+    instead, as firmware 5.0 does (:data:`ASPECT`)."""
     src = np.asarray(src)
     if src.ndim != 2 or src.dtype not in (np.uint16, np.uint8):
         raise ValueError(f"src must be a (h, w) uint16 RGB565 or uint8 grayscale image, got {src.dtype} {src.shape}")
     rx, ry, rw, rh = (0, 0, src.shape[1], src.shape[0]) if roi is None else (int(v) for v in roi)
-    g = _geometry(rw, rh, dst_w, dst_h, rx, ry)
+    g = _geometry(rw, rh, dst_w, dst_h, rx, ry, aspect)
     (x_start, x_end, x_frac, x_acc), (y_start, y_end, y_frac, y_acc) = g["x"], g["y"]
     out = np.zeros((dst_h, dst_w), dtype=src.dtype)
     if x_end <= x_start or y_end <= y_start:
@@ -223,7 +243,7 @@ def _input_hwc(input_shape):
     return shape
 
 
-def firmware_pixels(frame, input_shape, roi=None):
+def firmware_pixels(frame, input_shape, roi=None, aspect="expand"):
     """The 8-bit pixels (h, w, c) OpenMV firmware makes of ``frame`` for a model input of ``input_shape``.
 
     ``frame``: uint8 RGB (H, W, 3), uint16 RGB565 (H, W), uint8 grayscale (H, W) or an emulator :class:`Image`.
@@ -236,28 +256,33 @@ def firmware_pixels(frame, input_shape, roi=None):
     if c == 3 and src.dtype == np.uint8:  # a grayscale frame drawn into RGB565: grey levels as RGB565
         g = src.astype(np.uint16)
         src = ((g & 0xF8) << 8) | ((g & 0xFC) << 3) | (g >> 3)
-    drawn = draw_image(src, w, h, roi)
+    drawn = draw_image(src, w, h, roi, aspect)
     if c == 3:
         return rgb565_to_rgb888(drawn)
     return (rgb565_to_gray(drawn) if drawn.dtype == np.uint16 else drawn)[..., None]
 
 
-def firmware_input(frame, input_shape, dtype="int8", roi=None):
-    """The input tensor (1, h, w, c) the firmware gives a model for ``frame``: int8 ``pixel - 128`` (the XOR with
-    0x80 the firmware does; the tensor's scale and zero point are not read) or float32 ``pixel / 255``."""
-    pixels = firmware_pixels(frame, input_shape, roi)[None]
+def firmware_input(frame, input_shape, dtype="int8", roi=None, firmware="4.8.1"):
+    """The input tensor (1, h, w, c) the firmware ``firmware`` gives a model for ``frame``: int8 ``pixel - 128``
+    (the XOR with 0x80 the firmware does; the tensor's scale and zero point are not read) or float32 ``pixel / 255``
+    (raw 0..255 before 4.8: a rebinding bug in the ``ml`` preprocessing, fixed by commit eccb90699). The frame is
+    fitted with the firmware's aspect rule (:func:`aspect_for`)."""
+    pixels = firmware_pixels(frame, input_shape, roi, aspect_for(firmware))[None]
     if np.dtype(dtype) == np.int8:
         return (pixels ^ 0x80).view(np.int8)
     if np.dtype(dtype) == np.float32:
+        version = tuple(int(v) for v in str(firmware).split(".")[:2])
+        if version < (4, 8):
+            return pixels.astype(np.float32)
         return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
     raise ValueError(f"dtype {dtype!r}: OpenMV feeds int8 or float32 models (uint8 models no longer run: "
                      "convert with quantize.to_int8)")
 
 
-def firmware_inputs(frames, input_shape, dtype="int8"):
+def firmware_inputs(frames, input_shape, dtype="int8", firmware="4.8.1"):
     """:func:`firmware_input` for each frame, stacked to (n, h, w, c)."""
     frames = getattr(frames, "images", frames)
-    return np.concatenate([firmware_input(f, input_shape, dtype) for f in frames])
+    return np.concatenate([firmware_input(f, input_shape, dtype, firmware=firmware) for f in frames])
 
 
 # --------------------------------------------------------------------------------------------- image module
@@ -271,14 +296,27 @@ def _colour(value, pixformat):
     return int(value)
 
 
-def _rect(args, kwargs):
-    if len(args) == 1:
-        return tuple(int(v) for v in args[0][:4])
-    if len(args) >= 4:
+def _rect(args, kwargs, version):
+    """A rectangle as the firmware parses it: v5.0.0 takes one (x, y, w, h) tuple and refuses four ints ("object
+    'int' isn't a tuple or list", seen on the real 5.0.0 firmware); 4.x takes four ints or one 4-tuple."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)) and len(args[0]) == 4:
+        return tuple(int(v) for v in args[0])
+    if len(args) >= 4 and version < (5, 0, 0):
         return tuple(int(v) for v in args[:4])
-    if "roi" in kwargs:
-        return tuple(int(v) for v in kwargs["roi"])
-    raise TypeError("draw_rectangle takes (x, y, w, h) or a rect tuple")
+    if len(args) >= 1 and not isinstance(args[0], (tuple, list)):
+        raise TypeError("object 'int' isn't a tuple or list")
+    raise TypeError("draw_rectangle takes a rectangle (x, y, w, h)")
+
+
+def _point(args, version):
+    """A draw_string position: ``(x, y)`` on v5.0.0 (flat ints raise); ``x, y`` on 4.x, where a 2-tuple raises."""
+    if version >= (5, 0, 0):
+        if not isinstance(args[0], (tuple, list)):
+            raise TypeError("object 'int' isn't a tuple or list")
+        return (int(args[0][0]), int(args[0][1])), args[1:]
+    if isinstance(args[0], (tuple, list)):  # py_helper_consume_array in 4.x: (x, y, text) read as one array
+        raise ValueError(f"requested length 3 but object has length {len(args[0])}")
+    return (int(args[0]), int(args[1])), args[2:]
 
 
 class Image:
@@ -366,8 +404,11 @@ class Image:
             return tuple(int(v) for v in rgb)
         return int(p)
 
+    def _version(self):
+        return self._board.version if self._board is not None else (5, 0, 0)
+
     def draw_rectangle(self, *args, color=None, thickness=1, fill=False, **kwargs):
-        rx, ry, rw, rh = _rect(args, kwargs)
+        rx, ry, rw, rh = _rect(args, kwargs, self._version())
         c = _colour(color, self.format())
         H, W = self._data.shape
 
@@ -387,8 +428,9 @@ class Image:
         self.drawn.append(("rectangle", (rx, ry, rw, rh), color))
         return self
 
-    def draw_string(self, x, y, text, color=None, scale=1.0, **kwargs):
-        self.drawn.append(("string", (int(x), int(y)), str(text)))
+    def draw_string(self, *args, color=None, scale=1.0, **kwargs):
+        (x, y), rest = _point(args, self._version())
+        self.drawn.append(("string", (x, y), str(rest[0] if rest else kwargs.get("text", ""))))
         return self
 
     def _record(name):
@@ -407,10 +449,10 @@ class Image:
     def find_features(self, cascade, threshold=0.5, roi=None, **kwargs):
         board = self._board
         major = board.version[0] if board is not None else 5
-        allowed = "scale" if major >= 5 else "scale_factor"
-        for key in kwargs:
-            if key != allowed:
-                raise TypeError(f"unexpected keyword argument '{key}'")
+        # v5.0.0 parses keywords strictly (scale_factor= raises "extra keyword arguments given"); 4.x looks its
+        # keywords up by name (py_image.c) and silently ignores others, such as 5.0's scale=.
+        if major >= 5 and set(kwargs) - {"scale"}:
+            raise TypeError("extra keyword arguments given")
         if board is not None:
             board.event("find_features", **kwargs)
         return cascade.detect(self, board)
@@ -465,8 +507,10 @@ class Model:
 
     def __init__(self, path, *args, _board, **kwargs):
         board = _board
-        if "load_to_fb" in kwargs and board.version >= (5, 0, 0):
-            raise TypeError("unexpected keyword argument 'load_to_fb'")
+        if args:  # scripts/libraries/ml/model.py v5.0.0: one positional argument (4.x's C Model alike)
+            raise TypeError("extra positional arguments given")
+        # v5.0.0's ml/model.py reads only ``postprocess`` from its keywords: ``load_to_fb`` is accepted and ignored
+        # (seen on the real 5.0.0 firmware in QEMU); on 4.x it puts the model in the frame buffer.
         data = board.fs.read(path)
         from . import quantize
 
@@ -500,7 +544,8 @@ class Model:
         dtype = np.int8 if char == "b" else np.float32
         if isinstance(arg, Image):
             hook = self._board.preprocess
-            tensor = hook(arg, shape, dtype) if hook is not None else firmware_input(arg, shape, dtype)
+            tensor = hook(arg, shape, dtype) if hook is not None else \
+                firmware_input(arg, shape, dtype, firmware=self._board.firmware)
             return np.asarray(tensor, dtype=dtype).reshape(shape)
         array = np.asarray(arg, dtype=np.float32)
         if array.size != int(np.prod(shape)):
@@ -626,9 +671,12 @@ class RunResult:
 class _FS:
     """A tiny file system: absolute paths -> bytes. Relative paths and ``/flash/...`` name the drive root."""
 
-    def __init__(self, files, sd_card):
+    def __init__(self, files, sd_card, version=(5, 0, 0)):
+        # The SD card is mounted at /sdcard from firmware 4.6 (scripts/libraries/_boot.py v4.6.0); on 4.5.6 it
+        # replaces the internal drive as /.
         self.files, self.sd_card = {}, sd_card
-        self.dirs = {"/"} | ({"/sd"} if sd_card else set())
+        self.sd_mount = "/sdcard" if version >= (4, 6, 0) else "/"
+        self.dirs = {"/"} | ({self.sd_mount} if sd_card else set())
         for name, content in (files or {}).items():
             if isinstance(content, Path):
                 content = content.read_bytes()
@@ -653,7 +701,7 @@ class _FS:
     def write(self, path, data):
         key = self.norm(path)
         parent = key.rsplit("/", 1)[0] or "/"
-        if parent.startswith("/sd") and not self.sd_card:
+        if parent.startswith("/sdcard") and not (self.sd_card and self.sd_mount == "/sdcard"):
             raise OSError(2, f"No such file or directory: {path!r} (no SD card)")
         self.files[key] = bytes(data)
         while parent not in self.dirs:
@@ -703,7 +751,7 @@ class _Board:
         self.cycle, self.faces, self.preprocess = cycle, faces, preprocess
         self.capture_us, self.inference_us = 1000.0 * capture_ms, 1000.0 * inference_ms
         self.board_type = board
-        self.fs = _FS(files, sd_card)
+        self.fs = _FS(files, sd_card, self.version)
         self.now_us = 0.0
         self.frame_index = -1
         self.pixformat = RGB565
@@ -910,16 +958,28 @@ def _make_modules(b):
     def remove(path):
         b.fs.files.pop(b.fs.norm(path))
 
+    def statvfs(path):
+        """(bsize, frsize, blocks, bfree, bavail, files, ffree, favail, flag, namemax): an 8 GB card where one is
+        mounted at ``path``, else the H7's 128 KB internal drive."""
+        key = b.fs.norm(path)
+        card = b.fs.sd_card and (key == b.fs.sd_mount or key.startswith(b.fs.sd_mount.rstrip("/") + "/"))
+        blocks = (8 << 30) // 512 if card else (128 << 10) // 512
+        stat(path)  # OSError where nothing is
+        return (512, 512, blocks, blocks // 2, blocks // 2, 0, 0, 0, 0, 255)
+
     os_ = _module("os", listdir=b.fs.listdir, mkdir=b.fs.mkdir, stat=stat, remove=remove, getcwd=lambda: "/",
-                  sync=noop, sep="/")
-    omv = _module("omv", version_major=lambda: b.version[0], version_minor=lambda: b.version[1],
-                  version_patch=lambda: b.version[2], version_string=lambda: b.firmware,
+                  sync=noop, sep="/", statvfs=statvfs)
+    # modules/py_omv.c (v4.5.6 to v5.0.0): version_major/minor/patch are MP_ROM_INT, version_string() a function.
+    omv = _module("omv", version_major=b.version[0], version_minor=b.version[1],
+                  version_patch=b.version[2], version_string=lambda: b.firmware,
                   board_type=lambda: b.board_type, board_id=lambda: "EMULATED", arch=lambda: "emulated")
     micropython = _module("micropython", const=lambda x: x, opt_level=noop, mem_info=noop)
     modules = {"sensor": sensor, "image": image, "ml": ml, "tf": tf, "time": time_, "utime": time_,
                "machine": machine, "pyb": pyb, "gc": gc, "os": os_, "uos": os_, "omv": omv, "micropython": micropython}
-    if b.version >= (5, 0, 0):
+    if b.version >= (4, 8, 0):  # csi.CSI() arrives in 4.8.0
         modules["csi"] = csi
+    elif b.version >= (4, 6, 0):  # 4.6-4.7: `import csi` gives the old sensor-style module, with no CSI class
+        modules["csi"] = _module("csi", **{k: v for k, v in vars(sensor).items() if not k.startswith("__")})
     return modules
 
 
