@@ -146,3 +146,16 @@ def test_budget_and_dataset(tmp_path, capsys):
     first = np.asarray(Image.open(sorted((out / "Test" / "mask").glob("*.png"))[0]))
     assert first.shape == (32, 32, 3)
     assert cli.main(["dataset", "--out", str(out)]) == 2
+
+
+def test_profile_and_export_refuse_a_model_firmware_4_6_to_4_8_cannot_load(tmp_path, capsys):
+    """A per-channel quantized dense layer: 5.0 loads it, the TFLite Micro of firmware 4.6.0-4.8.1 does not."""
+    per_channel = tmp_path / "per_channel.tflite"
+    per_channel.write_bytes(quantize.to_int8(pipeline.course_model(), synth.samples("camera").images,
+                                             num_calibration=48, per_channel_dense=True))
+    assert cli.main(["profile", str(per_channel), "--no-measure"]) == 1
+    assert "firmware 4.6.0-4.8.1 cannot load" in capsys.readouterr().out
+    assert cli.main(["export", str(per_channel), "--labels", "mask,no_mask", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Failed to allocate tensors" in err and "per-tensor dense" in err
+    assert not (tmp_path / "b").exists()
