@@ -41,6 +41,9 @@ def test_run_writes_report_model_and_bundle(tiny_run):
         assert "optimizer" not in saved, "the saved weights carry the optimizer's state"
     assert report["classes"] == ["mask", "no_mask"]
     assert report["accuracy"]["test_images"] == 600
+    confusion = np.array(report["accuracy"]["int8_confusion"])
+    assert confusion.sum() == 600 and np.trace(confusion) / 600 == pytest.approx(report["accuracy"]["int8"])
+    assert "int8 confusion on the test split" in (tiny_run / "report.md").read_text()
     for key in ("float", "int8", "agreement"):
         assert 0.0 <= report["accuracy"][key] <= 1.0
     assert report["footprint"]["lower_bound_bytes"] <= report["footprint"]["greedy_estimate_bytes"]

@@ -135,7 +135,8 @@ def _report_markdown(report):
         "| figure | value |",
         "|---|---|",
         f"| test accuracy, float (Keras) | {r['accuracy']['float']:.2%} |",
-        f"| test accuracy, int8 (LiteRT) | {r['accuracy']['int8']:.2%} |",
+        f"| test accuracy, int8 (LiteRT reference kernels, as TFLite Micro on the camera) | "
+        f"{r['accuracy']['int8']:.2%} |",
         f"| int8 agreement with float | {r['accuracy']['agreement']:.2%} |",
         f"| test images | {r['accuracy']['test_images']} |",
         f"| int8 model (flash) | {r['footprint']['flash_bytes']:,} B |",
@@ -149,6 +150,15 @@ def _report_markdown(report):
     ]
     if r.get("subgroup_gap"):
         lines.append(f"| worst subgroup gap | {r['subgroup_gap']['gap']:.1%} ({r['subgroup_gap']['attribute']}) |")
+    lines.append(f"| backbone weights | {r['config']['weights']} |")
+    confusion = r["accuracy"].get("int8_confusion")
+    if confusion:
+        lines += ["", "int8 confusion on the test split (rows: true class, columns: predicted):", "",
+                  "| true class | " + " | ".join(r["classes"]) + " | recall |",
+                  "|---|" + "---|" * (len(r["classes"]) + 1)]
+        for name, row in zip(r["classes"], confusion):
+            recall = row[r["classes"].index(name)] / max(sum(row), 1)
+            lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + f" | {recall:.1%} |")
     lines += ["", f"Board: model {r['board']['model']}", "", f"Board: arena {r['board']['arena']}", "",
               "Bundle: " + (", ".join(f"{name} {size:,} B" for name, size in r["bundle"]["files"].items())
                             + f" in {r['bundle']['folder']}/ and {r['bundle']['zip']}" if r["bundle"]
@@ -203,7 +213,8 @@ def cmd_run(args):
     keras_pred = train.predict_labels(model, images)
     int8_pred = quantize.predict_labels(tflite, images)
     accuracy = {"float": float((keras_pred == labels).mean()), "int8": float((int8_pred == labels).mean()),
-                "agreement": float((int8_pred == keras_pred).mean()), "test_images": int(len(labels))}
+                "agreement": float((int8_pred == keras_pred).mean()), "test_images": int(len(labels)),
+                "int8_confusion": train.confusion_matrix(labels, int8_pred, len(classes)).tolist()}
     _say(f"      float {accuracy['float']:.2%}, int8 {accuracy['int8']:.2%}, agreement {accuracy['agreement']:.2%}")
 
     _step(5, total, f"footprint on {board.name}")
@@ -506,7 +517,8 @@ def build_parser():
                                      "int8, evaluate it on the held-out camera domain, measure its footprint and "
                                      "write OUT/openmv/ (the bundle for the camera), OUT/report.md and "
                                      "OUT/report.json. Refuses a non-empty OUT unless --force.")
-    run.add_argument("--data", help="your images: Train/Validation/Test/<class>/ or <class>/ folders "
+    run.add_argument("--data", help="your images: Train/Validation/Test/<class>/ folders (put each person in one "
+                                    "split only: book/own_data.md), or <class>/ folders split 70/15/15 at random "
                                     "(default: the synthetic course data)")
     run.add_argument("--alpha", type=float, default=0.25, help="MobileNetV1 width multiplier (default 0.25)")
     run.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")
