@@ -24,6 +24,9 @@ __all__ = [
     "save_weights",
     "course_model",
     "course_int8",
+    "CAMERA_WEIGHTS",
+    "CAMERA_INT8",
+    "camera_int8",
     "main",
 ]
 
@@ -46,6 +49,10 @@ RECIPE = {
 
 COURSE_WEIGHTS = models.WEIGHTS_DIR / "mask_mobilenet_v1_a0.25_96.weights.h5"
 COURSE_INT8 = models.WEIGHTS_DIR / "mask_mobilenet_v1_a0.25_96_int8.tflite"
+#: The camera model: the same architecture trained on real photos from ImageNet weights (tinymask/weights/
+#: MODEL_CARD.md; made by ``benchmarks/real_faces.py --train-camera-model``). It is what the lab puts on the camera.
+CAMERA_WEIGHTS = models.WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96.weights.h5"
+CAMERA_INT8 = models.WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96_int8.tflite"
 
 
 def to_channels(images, channels):
@@ -106,7 +113,7 @@ def course_data(*, size=96, channels=3, path=None):
     return {name: out[name] for name in ("train", "validation", "test")}, classes
 
 def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weights="shipped", head_epochs=2,
-                     finetune_epochs=22, lr=1e-3, finetune_lr=3e-4, batch_size=64, seed=0, callbacks=(), verbose=None,
+                     finetune_epochs=22, lr=1e-3, finetune_lr=3e-4, batch_size=64, seed=0, callbacks=(), verbose=0,
                      **_):
     """A MobileNetV1 classifier trained on ``splits["train"]``: with :func:`tinymask.train.transfer_learn` from
     pretrained weights; from random init (no weights for this alpha) with :func:`tinymask.train.fit` for
@@ -143,6 +150,12 @@ def course_model():
 def course_int8():
     """The shipped mask model's full-int8 ``.tflite`` bytes (what ``to_int8(course_model(), ...)`` produced)."""
     return COURSE_INT8.read_bytes()
+
+
+def camera_int8():
+    """The camera model's full-int8 ``.tflite`` bytes: trained on real photos (``tinymask/weights/MODEL_CARD.md``),
+    what chapter 6 exports for the lab (introduced in notebooks/06_openmv_deployment.ipynb)."""
+    return CAMERA_INT8.read_bytes()
 
 
 def main(argv=None):

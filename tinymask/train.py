@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._setup import import_tensorflow, quiet_mode
+from ._setup import import_tensorflow
 
 __all__ = [
     "fit",
@@ -76,13 +76,14 @@ def _dataset(images, labels, batch_size, shuffle, seed, augment):
 
 
 def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment=None, plateau_patience=5,
-        verbose=None, callbacks=()):
+        verbose=0, callbacks=()):
     """The paper's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
 
     ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
     pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only.
     A model ending in one sigmoid unit is trained with binary cross-entropy. Returns the Keras history dict with
-    ``best_epoch`` (1-based) added.
+    ``best_epoch`` (1-based) added. Silent by default (``verbose=2``: one line per epoch), so what a notebook cell
+    prints does not depend on the machine, the runner or its environment.
     """
     keras = _keras()
     (x, y), (xv, yv) = train, val
@@ -95,7 +96,6 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["accuracy"])
     best = _best_weights_callback()
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=plateau_patience)
-    verbose = (0 if quiet_mode() else 2) if verbose is None else verbose
     history = model.fit(
         _dataset(x, y, batch_size, True, seed, augment),
         validation_data=_dataset(xv, yv, 256, False, seed, None),
@@ -107,7 +107,7 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
 
 
 def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, finetune_from=0, lr=1e-3,
-                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=(), verbose=None):
+                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=(), verbose=0):
     """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
 
     ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
