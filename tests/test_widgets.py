@@ -17,4 +17,4 @@ def test_budget_explorer_reports_the_chosen_configuration(capsys):
     out = capsys.readouterr().out
     assert "602,112 B of 273,408 B" in out and "does NOT fit" in out
     board_menu.value = "openmv-h7-plus"
-    assert "602,112 B of 1,048,576 B SRAM on OpenMV Cam H7 Plus" in capsys.readouterr().out
+    assert "602,112 B of 4,194,304 B arena heap block on OpenMV Cam H7 Plus" in capsys.readouterr().out

@@ -885,7 +885,8 @@ def fits_board(tflite_bytes, board="openmv-h7", arena_bytes=None, *, frame_bytes
 
     Model: the .tflite bytes against the board's model region less one camera frame (``frame_bytes``, default a
     320x240 RGB565 frame = 153,600 B; the OpenMV H7 loads the model into its ~480 KB frame-buffer region, beside the
-    frames), or against its flash where the board has no such region. Arena: ``arena_bytes`` if given, else the
+    frames), else against the heap block that also holds the arena (the H7 Plus reads the model into its SDRAM
+    heap), else against its flash (a runtime that keeps the model in flash). Arena: ``arena_bytes`` if given, else the
     arena TFLite Micro measures (:func:`measured_arena_bytes`), else the greedy planner's estimate; against the
     board's arena heap block (~267 KB on the H7), else its SRAM. ``board`` is a key of ``memory.BOARDS`` or a
     ``memory.Board``.
@@ -893,11 +894,13 @@ def fits_board(tflite_bytes, board="openmv-h7", arena_bytes=None, *, frame_bytes
     data = _as_bytes(tflite_bytes)
     b = memory.board(board)
     frame_bytes = int(_non_negative("frame_bytes", frame_bytes))
+    needed, source = _arena_needed(data, arena_bytes)
     if b.model_region_bytes is not None:
         region = max(b.model_region_bytes - frame_bytes, 0)
         label = f"model region less a {frame_bytes:,} B frame"
         model_fit = memory.Fit(len(data), region, label, b)
-    else:
+    elif b.arena_bytes is not None:  # the firmware reads the model file into the heap block that holds the arena
+        model_fit = memory.Fit(len(data), max(b.arena_bytes - needed, 0), f"heap block less the {needed:,} B arena", b)
+    else:  # a board whose runtime keeps the model in flash
         model_fit = memory.fits(len(data), b, "flash")
-    needed, source = _arena_needed(data, arena_bytes)
     return BoardFit(model_fit, memory.fits(needed, b, "ram"), source)
