@@ -70,7 +70,7 @@ class Board:
     #: The internal USB drive a camera script and its model can be copied to (OpenMV: part of the MCU's flash);
     #: a bundle larger than this needs an SD card.
     drive_bytes: int | None = None
-    #: Where a bundle's files go, in words (the OpenMV firmware mounts the SD card at ``/sdcard`` from 4.7).
+    #: Where a bundle's files go, in words (the OpenMV firmware mounts the SD card at ``/sdcard`` from 4.6).
     drive_note: str = ""
     notes: str = ""
     #: The memory map the firmware uses (``Region`` rows: RAM first, then internal flash), where we read it.
@@ -96,7 +96,8 @@ BOARDS = {
             drive_bytes=128 * KIB,
             drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4/omv_boardconfig.h at "
             "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
-            "the firmware mounts the card at /sdcard from 4.7 (at / on 4.5.6) and runs main.py from it",
+            "the firmware mounts the card at /sdcard from 4.6 (scripts/libraries/_boot.py at v4.6.0; / on 4.5.6) "
+            "and runs main.py from it",
             notes="firmware 4.5.6-4.8.1: a 400 KiB frame buffer plus 80 KiB of fb_alloc in the 512 KiB AXI SRAM "
             "(ml.Model(path, load_to_fb=True) reads the model into that 480 KiB, beside the frame); the tensor "
             "arena is allocated from the MicroPython heap, whose largest block is 267 KiB in SRAM1. Firmware 5.0.0: "
@@ -141,7 +142,8 @@ BOARDS = {
             drive_bytes=128 * KIB,
             drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4P/omv_boardconfig.h at "
             "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
-            "the firmware mounts the card at /sdcard from 4.6 (scripts/libraries/_boot.py v4.6.0; at / on 4.5.6) and runs main.py from it",
+            "the firmware mounts the card at /sdcard from 4.6 (scripts/libraries/_boot.py at v4.6.0; / on 4.5.6) "
+            "and runs main.py from it",
             source="openmv.io product page for the OpenMV Cam H7 Plus; ST datasheet DS12110 (STM32H743xI)",
         ),
         Board(
