@@ -10,7 +10,7 @@ from PIL import Image
 
 from tinymask import cli, deploy, pipeline, quantize, synth
 
-COMMANDS = ["run", "budget", "profile", "export", "dataset"]
+COMMANDS = ["run", "budget", "profile", "export", "dataset", "camera"]
 TINY_RUN = ["run", "--size", "32", "--epochs", "0", "--head-epochs", "1", "--limit", "200", "--calibration", "20",
             "--weights", "shipped"]
 

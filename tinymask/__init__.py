@@ -23,6 +23,7 @@ _SUBMODULES = (
     "footprint",
     "deploy",
     "openmv_emu",
+    "camera",
     "edge_impulse",
     "pipeline",
 )

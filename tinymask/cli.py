@@ -1,4 +1,4 @@
-"""The command line, ``tinymask`` / ``python -m tinymask``: run, budget, profile, export, dataset (README; book/instructor_guide.md).
+"""The command line, ``tinymask`` / ``python -m tinymask``: run, budget, profile, export, dataset, camera (README; book/instructor_guide.md).
 
 ``tinymask run`` is the course in one command: data, transfer learning, int8 conversion, camera-domain evaluation,
 footprint, and a bundle for the camera, with a report in Markdown and JSON.
