@@ -196,14 +196,17 @@ def write_markdown(results, out):
     if ship:
         lines.append(f"| estimated speed on the OpenMV Cam H7 | stated per model | "
                      f"{ship['footprint']['latency_ms']:.1f} ms, {ship['footprint']['fps']:.1f} FPS | assumption: "
-                     f"{ship['footprint']['ops_per_s'] / 1e6:.1f} M MACs/s = 33.4 M ops in 150 ms |")
+                     f"{ship['footprint']['ops_per_s'] / 1e6:.1f} M MAC/s, derived from published STM32H7 measurements "
+                     "(footprint.PUBLISHED_LATENCIES) |")
     if rows:
         cfg = results["config"]
         lines += ["", "## Model grid", "",
                   f"Each MobileNetV1 trained {cfg['head_epochs']} head + {cfg['epochs']} fine-tuning epochs from "
-                  f"`weights=\"auto\"` (offline: the shipped alpha 0.25 backbone, random init for other widths); "
+                  f"`weights=\"auto\"` (offline: ImageNet weights for alpha 0.25, from the copy tinymask ships; random init "
+                  "for other widths); "
                   f"the tiny CNN {cfg['tiny_epochs']} epochs from scratch; int8 calibrated on {cfg['calibration']} "
-                  "training images. Accuracy on the 600 camera-domain test images. FPS: MACs at 222.7 M MACs/s.",
+                  "training images. Accuracy on the 600 camera-domain test images (int8 with LiteRT's reference "
+                  "kernels). FPS: MACs at the course's default MAC/s (chapter 5).",
                   "", "Widths without a pretrained backbone offline (0.1, 0.5) start from random weights and stay at "
                   "chance (50 %) in this budget (2,000 training images, 10 epochs); the course ships a pretrained "
                   "backbone only for alpha 0.25 (online, Keras' ImageNet weights cover 0.5). Flash barely depends on "
