@@ -53,7 +53,8 @@ def test_run_writes_report_model_and_bundle(tiny_run):
     assert sorted(p.name for p in bundle.iterdir()) == sorted(report["bundle"]["files"])
     assert (bundle / "tinymask_mask.tflite").read_bytes() == model
     assert (bundle / "labels.txt").read_text().split() == ["mask", "no_mask"]
-    assert "| test accuracy, int8 (LiteRT) |" in (tiny_run / "report.md").read_text()
+    assert "| test accuracy, int8 (LiteRT reference kernels, as TFLite Micro on the camera) |" in (
+        tiny_run / "report.md").read_text()
     # the int8 model in the report is the one that was evaluated: its accuracy reproduces
     images, labels = synth.course_splits(size=32)["test"].images, synth.course_splits(size=32)["test"].labels
     assert quantize.evaluate(model, images, labels) == pytest.approx(report["accuracy"]["int8"])
