@@ -77,7 +77,7 @@ def _dataset(images, labels, batch_size, shuffle, seed, augment):
 
 def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment=None, plateau_patience=5,
         verbose=0, callbacks=()):
-    """The paper's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
+    """The course's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
 
     ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
     pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only.
