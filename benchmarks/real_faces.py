@@ -27,8 +27,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -320,18 +318,11 @@ def _pct(block):
 
 
 def _machine():
-    import tensorflow
+    """The machine the figures were measured on (the same record as benchmarks/run_benchmarks.py keeps)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_benchmarks import _machine as machine
 
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__, "numpy": np.__version__}
+    return machine()
 
 
 def write_markdown(results, path):
