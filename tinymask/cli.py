@@ -457,7 +457,7 @@ def _add_camera_parser(sub):
 
     copy = actions.add_parser("copy", parents=[port], help="copy a bundle's files to the camera's SD card",
                               description="Copy the files of a bundle folder (bundle.json lists them; main.py goes "
-                                          "last) to the camera's SD card: /sdcard on firmware 4.7+, / on 4.5.6. "
+                                          "last) to the camera's SD card: /sdcard on firmware 4.6+, / on 4.5.6. "
                                           "Refuses the 128 KB internal drive, a card without the room, and files "
                                           "of the same name with other contents (unless --force).")
     copy.add_argument("bundle", help="the bundle folder (what tinymask export or tinymask run wrote, e.g. "
