@@ -51,7 +51,12 @@ def markdown(results):
     rows = ["# The camera scripts on the real OpenMV firmware (QEMU)", "",
             "Written by `benchmarks/firmware_check.py`; the firmware is OpenMV v5.0.0 built for QEMU, once with a "
             "2026 TensorFlow Lite Micro (`5.0.0`) and once with the one firmware 4.6.0-4.8.1 ship (`tflm-2024-09`). "
-            f"Model `{results['model']['path']}` (sha256 `{results['model']['sha256'][:12]}`).", "",
+            f"Model `{results['model']['path']}` ({results['model']['bytes']:,} B, sha256 "
+            f"`{results['model']['sha256'][:12]}`); the bundle `tinymask export` writes holds it with its names "
+            f"stripped: {results['bundle_model']['bytes']:,} B ({results['bundle_model']['names_stripped_bytes']:,} B "
+            f"less, sha256 `{results['bundle_model']['sha256'][:12]}`), the whole bundle "
+            f"{results['bundle_model']['bundle_bytes']:,} B. The parity below is the stripped copy on the firmware "
+            "against the host.", "",
             "| script | " + " | ".join(f"before, {fw}" for fw in fws) + " | " + " | ".join(f"now, {fw}" for fw in fws)
             + " |", "|---" * (1 + 2 * len(fws)) + "|"]
     for name, seen in results["scripts"].items():

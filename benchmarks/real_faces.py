@@ -37,6 +37,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+import tinymask  # noqa: E402
+
 CLASSES = ("mask", "no_mask")  # the order of the course model's softmax
 WEIGHTS_DIR = ROOT / "tinymask" / "weights"
 CAMERA_TFLITE = WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96_int8.tflite"
@@ -128,7 +130,7 @@ def _counts(labels):
 def train_camera_model(real, out_dir):
     """Train the camera model with CAMERA_RECIPE on ``real/train`` and write it to ``out_dir`` (a new folder)."""
     from tinymask import models, pipeline, quantize, train
-    from tinymask._setup import setup
+    from tinymask import setup
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
@@ -222,8 +224,8 @@ def _fixed_epochs(model, x, y, *, head_epochs, finetune_epochs, lr, finetune_lr,
     keeps the best epoch on a validation split, which a few-shot learner does not have)."""
     from tinymask import models, train
 
-    keras = train._keras()
-    ds = train._dataset(x, y, batch_size, True, seed, train.augmentation(seed=seed))
+    keras = tinymask.import_keras()
+    ds = train.tf_dataset(x, y, batch_size, True, seed, train.augmentation(seed=seed))
     backbone = models.backbone_of(model)
     for phase, epochs, rate in (("head", head_epochs, lr), ("finetune", finetune_epochs, finetune_lr)):
         if phase == "head":
@@ -250,7 +252,7 @@ def few_shot_curve(sets, points):
     """Section 2: int8 accuracy on validation/ against real training photos per class, from two starting points."""
     from tinymask import models, pipeline, quantize, train
 
-    keras = train._keras()
+    keras = tinymask.import_keras()
     (x, y), _ = camera_split(sets["train"])  # the camera model's training portion: the selection photos stay out
     xv, yv = sets["validation"].images, sets["validation"].labels
     starts = {"imagenet": lambda: models.mobilenet_v1(alpha=0.25, input_size=96, channels=3, num_classes=2,
@@ -281,7 +283,7 @@ def synthetic_figures(sets, quick=False):
     """Section 3: models that saw no real photo, on validation/ (and on the synthetic camera-domain test split)."""
     from tinymask import pipeline, quantize, train
 
-    keras = train._keras()
+    keras = tinymask.import_keras()
     xv, yv = sets["validation"].images, sets["validation"].labels
     splits, classes = pipeline.course_data(size=96, channels=3)
     if tuple(classes) != CLASSES:
@@ -391,13 +393,13 @@ def write_markdown(results, path):
         b = r["int8"]
         lines.append(f"| {r['model']} | {_pct(b)} | {_pct(b['classes']['mask'])} | {_pct(b['classes']['no_mask'])} "
                      f"| {r['synthetic_camera_test_int8_accuracy']:.1%} |")
-    lines += ["", f"Issue 14's aim for a model with no real photo in training: >= 85 % on real photos.", ""]
+    lines += ["", "Issue 14's aim for a model with no real photo in training: >= 85 % on real photos.", ""]
     path.write_text("\n".join(lines))
 
 
 def run_benchmark(real, out, quick):
     """Measure the three sections and write real_results.json and real_results.md into ``out``."""
-    from tinymask._setup import setup
+    from tinymask import setup
 
     setup(seed=0)
     start = time.perf_counter()

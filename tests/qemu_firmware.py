@@ -6,6 +6,7 @@ Used by tests/test_firmware_qemu.py and benchmarks/firmware_check.py. Everything
 
 import ast
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -435,7 +436,7 @@ def prepare_rom(folder, tflite_bytes=None):
 def facts_script():
     """Firmware script: ``FACT <name> <what happened>`` for each API difference the camera scripts work around,
     and ``FACT draw_text[<script>] <lit pixels>`` for the draw helper of classify.py and face_mask.py."""
-    lines = [f"import image, ml, omv, csi", "",
+    lines = ["import image, ml, omv, csi", "",
              "def fact(name, call):",
              "    try:",
              "        call()",
@@ -514,6 +515,14 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def bundle_model_info(bundle):
+    """The camera's copy of the model in the exported bundle (names stripped): its bytes, SHA-256, bytes saved."""
+    data = (bundle.folder / f"{TEST_MODEL}.tflite").read_bytes()
+    manifest = json.loads((bundle.folder / "bundle.json").read_text())
+    return {"bytes": len(data), "sha256": sha256(data), "names_stripped_bytes": manifest["names_stripped_bytes"],
+            "source_sha256": manifest["source_model_sha256"], "bundle_bytes": manifest["copy_to"]["bundle_bytes"]}
+
+
 def firmware_info():
     """{firmware: {"elf", "sha256", "sha256_as_in_readme"}} for the two builds."""
     files, readme = firmware_sha256(), readme_sha256()
@@ -540,6 +549,7 @@ def evidence(folder):
     bundle, names, images = prepare_rom(folder)
     out = {"model": {"path": str(MODEL.relative_to(ROOT)), "bytes": MODEL.stat().st_size,
                      "sha256": sha256(MODEL.read_bytes())},
+           "bundle_model": bundle_model_info(bundle),
            "firmware": firmware_info(), "samples": len(names),
            "scripts": {name: {} for name in SCRIPTS + ("main.py",)}, "parity": {}, "ram_size": {}, "facts": {}}
     for fw in FIRMWARES:

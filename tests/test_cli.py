@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinymask import cli, deploy, pipeline, quantize, synth
+from tinymask import cli, deploy, pipeline, quantize, synth, tflite
 
 COMMANDS = ["run", "budget", "profile", "export", "dataset", "camera"]
 TINY_RUN = ["run", "--size", "32", "--epochs", "0", "--head-epochs", "1", "--limit", "200", "--calibration", "20",
@@ -51,7 +51,7 @@ def test_run_writes_report_model_and_bundle(tiny_run):
     assert report["subgroup_gap"]["attribute"] in cli.SUBGROUP_ATTRIBUTES
     bundle = tiny_run / "openmv"
     assert sorted(p.name for p in bundle.iterdir()) == sorted(report["bundle"]["files"])
-    assert (bundle / "tinymask_mask.tflite").read_bytes() == model
+    assert (bundle / "tinymask_mask.tflite").read_bytes() == tflite.strip_names(model)  # the camera copy: no names
     assert (bundle / "labels.txt").read_text().split() == ["mask", "no_mask"]
     assert "| test accuracy, int8 (LiteRT reference kernels, as TFLite Micro on the camera) |" in (
         tiny_run / "report.md").read_text()
@@ -110,7 +110,7 @@ def test_export_and_profile_the_shipped_model(tmp_path, capsys):
     model = pipeline.COURSE_INT8
     out = tmp_path / "bundle"
     assert cli.main(["export", str(model), "--labels", "mask,no_mask", "--out", str(out)]) == 0
-    assert (out / "tinymask_mask.tflite").read_bytes() == model.read_bytes()
+    assert (out / "tinymask_mask.tflite").read_bytes() == tflite.strip_names(model.read_bytes())
     assert (tmp_path / "bundle.zip").is_file() and (out / "main.py").is_file()
     assert cli.main(["profile", str(model), "--no-measure"]) == 0
     printed = capsys.readouterr().out
@@ -163,3 +163,51 @@ def test_profile_and_export_refuse_a_model_firmware_4_6_to_4_8_cannot_load(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Failed to allocate tensors" in err and "per-tensor dense" in err
     assert not (tmp_path / "b").exists()
+
+
+# --------------------------------------------------------------------------------------------- bad input, as a user types it
+SHIPPED = str(pipeline.CAMERA_INT8)
+BAD_INPUT = [  # (argv with {tmp} for a scratch folder, words the one error line must hold)
+    ("run --data {tmp}/photo.jpg", "is a file, not a folder"),
+    ("run --data {tmp}/missing", "no such folder"),
+    ("run --data {tmp}/empty", "no class subfolders found"),
+    ("run --alpha 0", "alpha must be a number from 0.1 to 1.0"),
+    ("run --size 5", "size=5"),
+    ("run --epochs -1", "epochs must be at least 1"),
+    ("run --calibration 0", "give a whole number of images, 1 or more"),
+    ("run --limit -3", "give a whole number of images, 0 or more"),
+    ("run --board nope", "unknown board 'nope'"),
+    ("run --weights {tmp}/no.h5", "does not exist"),
+    ("run --out {tmp}/photo.jpg", "is a file; give a folder"),
+    ("budget --size 0", "every dimension must be a positive integer"),
+    ("budget --channels 2", "invalid choice: 2"),
+    ("budget --dtype float7", "unknown dtype 'float7'"),
+    ("profile {tmp}/missing.tflite", "does not exist"),
+    ("profile {tmp}/photo.jpg", "not a .tflite model"),
+    ("profile " + SHIPPED + " --ops-per-s -5", "ops_per_s must be a positive number"),
+    ("export " + SHIPPED + " --labels mask --out {tmp}/b1", "1 labels ('mask',) but the model has 2 outputs"),
+    ("export " + SHIPPED + " --labels mask,no_mask --name a.b --out {tmp}/b2", "model_name 'a.b'"),
+    ("export " + SHIPPED + " --labels mask,no_mask --out {tmp}/photo.jpg", "is a file"),
+    ("dataset --out {tmp}/photo.jpg", "is a file; give a folder"),
+    ("dataset --out {tmp}/d --size 0", "size=0"),
+    ("camera copy --port /dev/nonexistent {tmp}/empty", "has no bundle.json"),
+    ("camera run --port /dev/nonexistent {tmp}/missing.py", "no such script on this computer"),
+    ("camera parity --port /dev/nonexistent --bundle {tmp}/missing", "does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD_INPUT, ids=[a for a, _ in BAD_INPUT])
+def test_bad_input_gets_one_line_naming_it_and_no_traceback(argv, words, tmp_path, capsys):
+    (tmp_path / "photo.jpg").write_bytes(b"not really a photo")
+    (tmp_path / "empty").mkdir()
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv.split()]
+    try:
+        code = cli.main(args)
+    except SystemExit as stop:  # argparse's own refusals: usage line + error line
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2, f"{argv}: exit status {code}\n{err}"
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and words in errors[0], f"{argv}: expected one error line with {words!r}, got:\n{err}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "photo.jpg"], "a refused command wrote files"

@@ -1,6 +1,7 @@
 """The OpenMV bundle exporter: its files, its refusals (with numbers) and the benchmark-line parser."""
 
 import ast
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinymask import deploy, footprint, memory, models, openmv_emu as emu, pipeline, quantize, synth
+from tinymask import deploy, footprint, memory, models, openmv_emu as emu, pipeline, quantize, synth, tflite
 from tinymask._setup import import_tensorflow
 
 CLASSES = ("mask", "no_mask")
@@ -54,16 +55,25 @@ def test_bundle_files_sizes_and_contents(bundle, model):
     assert set(bundle.sizes) == names == {p.name for p in bundle.folder.iterdir()}
     for name, size in bundle.sizes.items():
         assert (bundle.folder / name).stat().st_size == size
-    assert (bundle.folder / "tinymask_mask.tflite").read_bytes() == model
-    assert bundle.sizes["tinymask_mask.tflite"] == len(model) == footprint.flash_bytes(model)
+    camera_copy = (bundle.folder / "tinymask_mask.tflite").read_bytes()
+    assert camera_copy == tflite.strip_names(model) and len(camera_copy) < len(model)  # names stripped
+    assert bundle.sizes["tinymask_mask.tflite"] == len(camera_copy) == footprint.flash_bytes(camera_copy)
     label_file = (bundle.folder / "tinymask_mask.txt").read_bytes()
     assert label_file == (bundle.folder / "labels.txt").read_bytes() == b"mask\nno_mask\n"
     assert bundle.labels == CLASSES and bundle.input_shape == (1, 96, 96, 3) and bundle.pixformat == "RGB565"
     manifest = json.loads((bundle.folder / "bundle.json").read_text())
     assert manifest["min_firmware"] == deploy.MIN_FIRMWARE == "4.5.6"
-    assert manifest["model_bytes"] == len(model) and manifest["arena_bytes"] == bundle.fit.arena.needed
+    assert manifest["model_bytes"] == len(camera_copy) and manifest["arena_bytes"] == bundle.fit.arena.needed
+    assert manifest["names_stripped_bytes"] == len(model) - len(camera_copy)
+    assert manifest["source_model_sha256"] == hashlib.sha256(model).hexdigest()
     for name, row in manifest["files"].items():
         assert row["bytes"] == bundle.sizes[name]
+
+
+def test_strip_names_false_keeps_the_model_as_given(model, tmp_path):
+    kept = deploy.export_bundle(model, CLASSES, tmp_path / "kept", strip_names=False)
+    assert (kept.folder / "tinymask_mask.tflite").read_bytes() == model
+    assert json.loads((kept.folder / "bundle.json").read_text())["names_stripped_bytes"] == 0
 
 
 def test_zip_holds_exactly_the_folder_and_is_reproducible(bundle, model, tmp_path):
@@ -156,7 +166,8 @@ def test_refuses_a_model_too_big_for_the_board(model, tmp_path):
     with pytest.raises(deploy.DoesNotFitError) as info:
         deploy.export_bundle(model, CLASSES, tmp_path / "b", board=small)
     room = 400 * 1024 - footprint.OPENMV_FRAME_BYTES
-    assert f"{len(model):,} B of {room:,} B" in str(info.value) and "does NOT fit" in str(info.value)
+    camera_copy = tflite.strip_names(model)
+    assert f"{len(camera_copy):,} B of {room:,} B" in str(info.value) and "does NOT fit" in str(info.value)
     assert not info.value.fit.model.fits and info.value.fit.arena.fits
     with pytest.raises(deploy.DoesNotFitError, match="300,000 B of 273,408 B arena heap block"):
         deploy.export_bundle(model, CLASSES, tmp_path / "b", arena_bytes=300_000)

@@ -105,6 +105,8 @@ def test_committed_evidence_is_what_the_firmware_says(firmware):
     assert committed["model"]["sha256"] == qf.sha256(qf.MODEL.read_bytes()), (
         "the shipped model changed: run .venv/bin/python benchmarks/firmware_check.py and commit its results")
     assert committed["firmware"] == qf.firmware_info(), "the firmware changed: rerun benchmarks/firmware_check.py"
+    bundle = next(iter(firmware.values()))["bundle"]
+    assert committed["bundle_model"] == qf.bundle_model_info(bundle), "the exported model changed: rerun it"
     for fw in qf.FIRMWARES:
         seen = firmware[fw]
         assert committed["ram_size"][fw] == seen["parity"]["ram"], fw

@@ -1,9 +1,14 @@
 """The host emulator: the firmware's preprocessing, and the camera scripts run on the course model with it."""
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tinymask import deploy, openmv_emu as emu, pipeline, quantize, synth
+from tinymask import deploy, openmv_emu as emu, openmv_pixels as pixels, pipeline, quantize, synth
 
 SCRIPTS = deploy.SCRIPTS_DIR
 CLASSES = ("mask", "no_mask")
@@ -37,6 +42,30 @@ def run_classify(model, frames, firmware="4.7.0", script=SCRIPTS / "classify.py"
 
 
 # --------------------------------------------------------------------------------------------- pixels
+def test_openmv_pixels_needs_no_sandbox_and_openmv_emu_re_exports_its_objects():
+    tree = ast.parse(Path(pixels.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "." for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported == {"numpy", "errors"}, f"openmv_pixels imports {sorted(imported)}: it must need numpy only"
+    code = "import sys, tinymask.openmv_pixels; print(sorted(m for m in sys.modules if m.startswith('tinymask.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert "tinymask.openmv_pixels" in out.stdout and "tinymask.openmv_emu" not in out.stdout, out.stdout
+    for name in pixels.__all__:
+        assert name in emu.__all__ and getattr(emu, name) is getattr(pixels, name), name
+
+
+def test_an_emulator_image_is_read_as_its_camera_pixels(camera):
+    frame = camera.images[5]
+    for pixformat in ("RGB565", "GRAYSCALE"):
+        img = emu.Image.from_frame(frame, pixformat)
+        assert np.asarray(img) is img._data
+        for c in (3, 1):
+            assert np.array_equal(emu.firmware_pixels(img, (96, 96, c)), emu.firmware_pixels(img._data, (96, 96, c)))
+    rgb = emu.Image.from_frame(frame)
+    assert np.array_equal(emu.firmware_pixels(rgb, (96, 96, 3)), emu.rgb565_round_trip(frame))
+
+
 def test_rgb565_expansion_is_bit_replication():
     pixels = np.array([0xFFFF, 0x0000, 0xF800, 0x07E0, 0x001F, 0x0841, 0x8410], dtype=np.uint16)
     rgb = emu.rgb565_to_rgb888(pixels)

@@ -6,12 +6,13 @@ itself is cheap, touches no network and imports no TensorFlow.
 
 from importlib import import_module
 
-from ._setup import setup
+from ._setup import import_keras, import_tensorflow, setup
 
 __version__ = "0.1.0"
 
 _SUBMODULES = (
     "memory",
+    "tflite",
     "viz",
     "widgets",
     "synth",
@@ -22,13 +23,15 @@ _SUBMODULES = (
     "quantize",
     "footprint",
     "deploy",
+    "openmv_pixels",
     "openmv_emu",
     "camera",
     "edge_impulse",
     "pipeline",
+    "pretrain",
 )
 
-__all__ = ["setup", "__version__", *_SUBMODULES]
+__all__ = ["setup", "import_tensorflow", "import_keras", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name):

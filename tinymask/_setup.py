@@ -4,6 +4,8 @@ import os
 import random
 import sys
 
+from .errors import InputError
+
 __all__ = ["setup", "quiet_mode", "import_tensorflow"]
 
 QUIET_ENV = "TINYMASK_QUIET"
@@ -19,6 +21,14 @@ def _quiet_tensorflow_logs():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def import_keras():
+    """Keras, imported after TensorFlow so that TensorFlow's start-up chatter stays out of stderr."""
+    import_tensorflow()
+    import keras
+
+    return keras
 
 
 def import_tensorflow():
@@ -71,7 +81,7 @@ def setup(seed=0, *, tensorflow=True, quiet=None):
     import numpy as np
 
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise InputError(f"seed must be a non-negative int, got {seed!r}")
     quiet = quiet_mode() if quiet is None else bool(quiet)
     if quiet:
         os.environ[QUIET_ENV] = "1"

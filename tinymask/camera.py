@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, TinymaskError
+
 __all__ = [
     "CameraError",
     "CONNECT_TIMEOUT",
@@ -70,7 +72,7 @@ _ZLIB_WBITS = 10  # a 1 KB window: what the camera's deflate.DeflateIO allocates
 _PORT_HINT = "plug the camera in and give its port (Linux /dev/ttyACM0, macOS /dev/cu.usbmodem*, Windows COM3)"
 
 
-class CameraError(RuntimeError):
+class CameraError(TinymaskError, RuntimeError):
     """A problem with the camera, its port or the inputs, as one line naming the input and what to do."""
 
 
@@ -374,7 +376,7 @@ def _tm_recv(n, crc):
     finally:
         micropython.kbd_intr(3)
     if binascii.crc32(mv) != crc:
-        raise ValueError("a chunk arrived damaged")
+        raise InputError("a chunk arrived damaged")
     return mv
 def _tm_un(mv):
     return deflate.DeflateIO(io.BytesIO(mv), deflate.ZLIB).read() if _tm_z else mv
@@ -577,13 +579,13 @@ def camera_payloads(images, channels=3):
 
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected uint8 RGB images (n, h, w, 3), got {images.dtype} {images.shape}")
+        raise InputError(f"expected uint8 RGB images (n, h, w, 3), got {images.dtype} {images.shape}")
     rgb565 = openmv_emu.rgb888_to_rgb565(images)
     if channels == 1:
         gray = openmv_emu.rgb565_to_gray(rgb565)
         return gray[..., None], [g.tobytes() for g in gray]
     if channels != 3:
-        raise ValueError(f"channels={channels}: the camera feeds RGB565 (3) or GRAYSCALE (1) images")
+        raise InputError(f"channels={channels}: the camera feeds RGB565 (3) or GRAYSCALE (1) images")
     return openmv_emu.rgb565_to_rgb888(rgb565), [p.astype("<u2").tobytes() for p in rgb565]
 
 
@@ -607,7 +609,7 @@ def _tm_predict(n, crc):
         got = len(mv)
         _tm_buf[:got] = mv
     if got != {size}:
-        raise ValueError("image of %d bytes, expected {size}" % got)
+        raise InputError("image of %d bytes, expected {size}" % got)
     out = _tm_model.predict([_tm_img])[0].flatten().tolist()
     print({SCORES_PREFIX!r}, binascii.hexlify(struct.pack("<%df" % len(out), *out)).decode())
 '''
@@ -618,7 +620,7 @@ def parse_scores(text):
     for line in str(text).splitlines():
         if line.startswith(SCORES_PREFIX):
             return np.frombuffer(bytes.fromhex(line.split()[1]), dtype="<f4").astype(np.float32)
-    raise ValueError(f"no {SCORES_PREFIX} line in the camera's answer: {str(text)[:200]!r}")
+    raise InputError(f"no {SCORES_PREFIX} line in the camera's answer: {str(text)[:200]!r}")
 
 
 def camera_scores(cam, model_path, images, channels=3, progress=None):
@@ -712,7 +714,7 @@ def benchmark_script(*, model_file=None, input_size=None, channels=None, runs=No
         text, count = re.subn(rf"^{name} = [^#\n]*", f"{name} = {_literal(value)}", text, count=1,
                               flags=re.MULTILINE)
         if count != 1:
-            raise ValueError(f"{Path(template or BENCHMARK_SCRIPT).name} has no top-level {name} = ... line to set")
+            raise InputError(f"{Path(template or BENCHMARK_SCRIPT).name} has no top-level {name} = ... line to set")
     return text
 
 

@@ -14,12 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import TinymaskError
+
 __all__ = ["main", "build_parser", "CliError"]
 
 SUBGROUP_ATTRIBUTES = ("skin_tone", "lighting", "background", "occluder")
 
 
-class CliError(Exception):
+class CliError(TinymaskError):
     """A user error the command line reports as one line (exit status 2)."""
 
 
@@ -97,10 +99,10 @@ def _labels_arg(text):
 
 def _read_model(path):
     """The bytes of a .tflite file (footprint checks it is one), or a one-line error naming the file."""
-    from .footprint import _as_bytes
+    from .tflite import as_bytes
 
     try:
-        return _as_bytes(Path(path))
+        return as_bytes(Path(path))
     except ValueError as error:
         raise CliError(f"{path}: {error}") from None
 
@@ -441,6 +443,21 @@ def _positive_seconds(text):
     return value
 
 
+def _whole_number(minimum, what):
+    """An argparse type: a whole number of at least ``minimum`` (``what`` names it in the error)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of {what}, {minimum} or more")
+        return value
+
+    return parse
+
+
 def _add_camera_parser(sub):
     """``tinymask camera copy|run|parity|fps --port PORT``."""
     camera = sub.add_parser("camera", help="drive an OpenMV camera over USB: copy a bundle, run a script, parity, FPS",
@@ -528,8 +545,10 @@ def build_parser():
     run.add_argument("--weights", default="auto", help="backbone weights: auto (ImageNet: the Keras cache, else "
                                                        "the copy tinymask ships for alpha 0.25), imagenet, shipped "
                                                        "(the shapes-pretrained backbone), a path, or none")
-    run.add_argument("--calibration", type=int, default=500, help="int8 calibration images (default 500)")
-    run.add_argument("--limit", type=int, default=0, help="use at most this many training images (0: all)")
+    run.add_argument("--calibration", type=_whole_number(1, "images"), default=500,
+                     help="int8 calibration images (default 500)")
+    run.add_argument("--limit", type=_whole_number(0, "images"), default=0,
+                     help="use at most this many training images (0: all)")
     run.add_argument("--board", default="openmv-h7", help="board to check against (default openmv-h7)")
     run.add_argument("--ops-per-s", type=float, default=None, help="MACs per second for the latency estimate")
     run.add_argument("--seed", type=int, default=0)
@@ -540,7 +559,7 @@ def build_parser():
     budget = sub.add_parser("budget", help="bytes of one input image against each board's RAM",
                             description="How many bytes one input image takes, and whether it fits each board.")
     budget.add_argument("--size", type=int, default=96)
-    budget.add_argument("--channels", type=int, default=3)
+    budget.add_argument("--channels", type=int, choices=(1, 3), default=3, help="3 (RGB) or 1 (grayscale)")
     budget.add_argument("--dtype", default="int8", help="float32, int8, uint8, ...")
     budget.add_argument("--board", default=None, help="one board (default: all in the catalogue)")
     budget.set_defaults(func=cmd_budget)
@@ -592,7 +611,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("tinymask: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
-    except (CliError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
+    except (TinymaskError, ValueError, OSError, RuntimeError) as error:  # a TinymaskError names the input and fix
         print(f"tinymask {args.command}: error: {error}", file=sys.stderr)
         return 2
 

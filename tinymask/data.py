@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from .errors import InputError, MissingPathError, NotAFolderError, OutputExistsError
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "INTERPOLATIONS",
@@ -72,7 +74,7 @@ class Dataset:
     def to_tf(self, batch_size=32, shuffle=False, seed=0):
         """A batched ``tf.data.Dataset`` of (float32 image scaled to [0, 1], int64 label)."""
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         from ._setup import import_tensorflow
 
         tf = import_tensorflow()
@@ -90,9 +92,9 @@ class Dataset:
 def _check_root(path):
     root = Path(path)
     if not root.exists():
-        raise FileNotFoundError(f"{root}: no such folder; check the path (relative paths start at {Path.cwd()})")
+        raise MissingPathError(f"{root}: no such folder; check the path (relative paths start at {Path.cwd()})")
     if not root.is_dir():
-        raise NotADirectoryError(f"{root}: is a file, not a folder; pass the folder that holds one subfolder per class")
+        raise NotAFolderError(f"{root}: is a file, not a folder; pass the folder that holds one subfolder per class")
     return root
 
 
@@ -115,15 +117,15 @@ def _class_folders(folder, classes):
     if not found:
         stray = len(_image_files(folder))
         hint = f"; it holds {stray} images directly: move them into one subfolder per class" if stray else ""
-        raise ValueError(f"{folder}: no class subfolders found{hint}. Expected layout: "
+        raise InputError(f"{folder}: no class subfolders found{hint}. Expected layout: "
                          f"{folder}/<class_name>/*.jpg, e.g. {folder}/WithMask/1.jpg and {folder}/WithoutMask/1.jpg")
     if classes is None:
         return [(name, found[name]) for name in sorted(found)]
     if isinstance(classes, str) or len(set(classes)) != len(classes) or not classes:
-        raise ValueError(f"classes must be a non-empty list of distinct names, got {classes}")
+        raise InputError(f"classes must be a non-empty list of distinct names, got {classes}")
     missing = [c for c in classes if c not in found]
     if missing:
-        raise ValueError(f"{folder}: no folder for class(es) {missing} (found {sorted(found)}); "
+        raise InputError(f"{folder}: no folder for class(es) {missing} (found {sorted(found)}); "
                          f"create them or change classes=")
     return [(c, found[c]) for c in classes]
 
@@ -175,11 +177,11 @@ def _decode(path, size, channels):
 
 def _check_options(size, channels, on_error):
     if not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer (pixels per side), got {size!r}")
+        raise InputError(f"size must be a positive integer (pixels per side), got {size!r}")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        raise InputError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
     if on_error not in ("skip", "raise"):
-        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+        raise InputError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
 
 
 def _load(root, folder, size, channels, classes, on_error):
@@ -204,7 +206,7 @@ def _load(root, folder, size, channels, classes, on_error):
                 reason = (f"cannot be decoded as an image (corrupt, truncated or not an image): "
                           f"{type(exc).__name__}: {exc}")
                 if on_error == "raise":
-                    raise ValueError(f"{path}: {reason}; delete or re-export it, or pass on_error='skip'") from exc
+                    raise InputError(f"{path}: {reason}; delete or re-export it, or pass on_error='skip'") from exc
                 skipped.append((rel, reason))
                 last_reason[label] = f"{rel}: {reason}"
                 continue
@@ -213,7 +215,7 @@ def _load(root, folder, size, channels, classes, on_error):
     labels = np.asarray(labels, dtype=np.int64)
     for label, (_, class_dir) in enumerate(pairs):
         if not np.any(labels == label):
-            raise ValueError(f"{class_dir}: none of its images could be decoded (e.g. {last_reason[label]}); "
+            raise InputError(f"{class_dir}: none of its images could be decoded (e.g. {last_reason[label]}); "
                              f"re-export them or remove the folder")
     return Dataset(images[: len(labels)], labels, tuple(name for name, _ in pairs), tuple(files), tuple(skipped))
 
@@ -254,12 +256,12 @@ def save_folder(images, labels, classes, path, *, overwrite=False):
     """
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"images must be uint8 (n, h, w, 1 or 3), got {images.dtype} {images.shape}")
+        raise InputError(f"images must be uint8 (n, h, w, 1 or 3), got {images.dtype} {images.shape}")
     if len(labels) != len(images) or (len(labels) and not 0 <= labels.min() <= labels.max() < len(classes)):
-        raise ValueError(f"labels must be {len(images)} indexes into classes {tuple(classes)}")
+        raise InputError(f"labels must be {len(images)} indexes into classes {tuple(classes)}")
     root = Path(path)
     if root.exists() and any(root.iterdir()) and not overwrite:
-        raise FileExistsError(f"{root} is not empty; choose a new folder or pass overwrite=True to replace its images")
+        raise OutputExistsError(f"{root} is not empty; choose a new folder or pass overwrite=True to replace its images")
     written = []
     width = max(3, len(str(len(images) - 1)))
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -278,10 +280,10 @@ def _split_folders(root):
         if key is None:
             continue
         if key in found:
-            raise ValueError(f"{root}: both {found[key].name}/ and {d.name}/ are the {key} split; keep one")
+            raise InputError(f"{root}: both {found[key].name}/ and {d.name}/ are the {key} split; keep one")
         found[key] = d
     if not found:
-        raise ValueError(f"{root}: no Train/, Validation/ or Test/ folder found (subfolders: "
+        raise InputError(f"{root}: no Train/, Validation/ or Test/ folder found (subfolders: "
                          f"{[d.name for d in _subfolders(root)]}). Expected layout: {root}/Train/<class_name>/*.png "
                          f"(Face Mask 12K); for a plain {root}/<class_name>/ layout use load_folder()")
     return found
@@ -292,7 +294,7 @@ def _common_classes(splits):
     union = set().union(*names.values())
     gaps = [f"{splits[k].name}/ lacks {sorted(union - v)}" for k, v in names.items() if union - v]
     if gaps:
-        raise ValueError(f"class folders differ between splits: {'; '.join(gaps)}; "
+        raise InputError(f"class folders differ between splits: {'; '.join(gaps)}; "
                          f"every split needs the same class folders")
     return sorted(union)
 
@@ -330,7 +332,7 @@ def _allocate(n, fractions):
 def _as_labels(labels):
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be one label per sample (1-D), got shape {labels.shape}")
+        raise InputError(f"labels must be one label per sample (1-D), got shape {labels.shape}")
     return labels
 
 
@@ -342,10 +344,10 @@ def split(labels_or_n, *, fractions=(0.8, 0.2), seed=0, stratify=True):
     """
     fractions = tuple(float(f) for f in fractions)
     if not fractions or any(not math.isfinite(f) or f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(f"fractions must be positive and sum to 1, got {fractions} (sum {sum(fractions):g})")
+        raise InputError(f"fractions must be positive and sum to 1, got {fractions} (sum {sum(fractions):g})")
     if isinstance(labels_or_n, (int, np.integer)):
         if labels_or_n < 0:
-            raise ValueError(f"the sample count must be >= 0, got {labels_or_n}")
+            raise InputError(f"the sample count must be >= 0, got {labels_or_n}")
         labels, stratify = np.zeros(int(labels_or_n)), False
     else:
         labels = _as_labels(labels_or_n)
@@ -381,7 +383,7 @@ def oversample(labels, seed=0):
 def _check_batch(images):
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"images must be a uint8 array of shape (n, height, width, 1 or 3), "
+        raise InputError(f"images must be a uint8 array of shape (n, height, width, 1 or 3), "
                          f"got {images.dtype} {images.shape}; use Dataset.images")
     return images
 
@@ -405,7 +407,7 @@ def interpolation_augment(images, size, seed=0, *, expand=False):
     """
     images = _check_batch(images)
     if not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise InputError(f"size must be a positive integer, got {size!r}")
     filters = list(_FILTERS.values())
     n, channels = len(images), images.shape[-1]
     if expand:
@@ -440,7 +442,7 @@ def augment(images, seed=0, *, flip=True, max_rotation_deg=10, brightness=0.2, c
     """
     images = _check_batch(images)
     if max_rotation_deg < 0 or not 0 <= brightness < 1 or not 0 <= contrast < 1:
-        raise ValueError(f"need max_rotation_deg >= 0 and 0 <= brightness, contrast < 1, got "
+        raise InputError(f"need max_rotation_deg >= 0 and 0 <= brightness, contrast < 1, got "
                          f"{max_rotation_deg}, {brightness}, {contrast}")
     n = len(images)
     rng = np.random.default_rng(seed)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import memory
+from .errors import InputError, InputTypeError, TinymaskError
 
 __all__ = [
     "KEY_ENV",
@@ -62,7 +63,7 @@ ENABLE_HINT = (f"To enable: create a project API key in Edge Impulse Studio (Das
 _PNG_LABEL = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-class EdgeImpulseError(RuntimeError):
+class EdgeImpulseError(TinymaskError, RuntimeError):
     """A call to Edge Impulse failed; the message says what failed and what to do. ``kind`` is one of
     "auth", "network", "timeout", "service", "request" or "job"."""
 
@@ -204,7 +205,7 @@ def encode_png(image):
 
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
-        raise ValueError(f"expected a uint8 image (H, W, 3) or (H, W, 1), got {image.dtype} {image.shape}")
+        raise InputError(f"expected a uint8 image (H, W, 3) or (H, W, 1), got {image.dtype} {image.shape}")
     buffer = io.BytesIO()
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -228,10 +229,10 @@ def ingestion_upload(files, api_key, *, category="training", label=None, host=DE
     (parsed JSON, or its text); raises :class:`EdgeImpulseError` when it refuses the request or any file.
     """
     if category not in CATEGORIES:
-        raise ValueError(f"category={category!r}: use one of {', '.join(CATEGORIES)}")
+        raise InputError(f"category={category!r}: use one of {', '.join(CATEGORIES)}")
     files = list(files)
     if not 1 <= len(files) <= 1000:
-        raise ValueError(f"send 1 to 1000 files per request (the ingestion service's limit), got {len(files)}")
+        raise InputError(f"send 1 to 1000 files per request (the ingestion service's limit), got {len(files)}")
     boundary = f"tinymask-{uuid.uuid4().hex}"
     parts = []
     for name, data in files:
@@ -332,7 +333,7 @@ class EdgeImpulse:
         import urllib3
 
         if not api_key or not isinstance(api_key, str):
-            raise ValueError(f"api_key must be a non-empty string (a project API key, see {KEY_ENV})")
+            raise InputError(f"api_key must be a non-empty string (a project API key, see {KEY_ENV})")
         self.host = host.rstrip("/")
         self.ingestion_host = ingestion_host.rstrip("/")
         self.request_timeout = float(request_timeout)
@@ -351,7 +352,7 @@ class EdgeImpulse:
         return f"EdgeImpulse(host={self.host!r}{project}, api_key=<hidden>)"
 
     def __reduce__(self):
-        raise TypeError("an EdgeImpulse connection holds an API key and is not saved; call connect() again")
+        raise InputTypeError("an EdgeImpulse connection holds an API key and is not saved; call connect() again")
 
     @property
     def _key(self):
@@ -412,9 +413,9 @@ class EdgeImpulse:
 
         images, labels = np.asarray(images), np.asarray(labels)
         if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels: pass one label per image")
+            raise InputError(f"{len(images)} images but {len(labels)} labels: pass one label per image")
         if not 1 <= batch_size <= 1000:
-            raise ValueError(f"batch_size must be 1 to 1000 (the ingestion service's limit), got {batch_size}")
+            raise InputError(f"batch_size must be 1 to 1000 (the ingestion service's limit), got {batch_size}")
         sent = 0
         for k, name in enumerate(classes):
             index = np.flatnonzero(labels == k)

@@ -1,7 +1,5 @@
 """Flash, RAM, op support, latency and battery life of a .tflite model, read from its bytes (introduced in notebooks/05_int8_quantization.ipynb)."""
 
-import contextlib
-import ctypes
 import functools
 import math
 import os
@@ -12,7 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import memory
+from . import memory, tflite
+from .errors import InputError, TinymaskError, ToolError
 
 __all__ = [
     "TFLM_OPS",
@@ -193,126 +192,10 @@ WAKE_OVERHEAD_S = (300 + 100) / 1000
 #: reloads the model and resets the sensor before the first picture. An ASSUMPTION (1 s); time your board.
 DEEPSLEEP_BOOT_S = 1.0
 
-_BUILTIN_CUSTOM = 32  # BuiltinOperator.CUSTOM
 _MIN_WHEEL_OPS = 50  # fewer Register_ symbols than this means the wheel could not be read
 
 
 # --------------------------------------------------------------------------------------------- reading the bytes
-def _schema():
-    """The TFLite flatbuffer schema module: LiteRT's, else TensorFlow's, else tflite-micro's."""
-    try:
-        from ai_edge_litert import schema_py_generated
-
-        return schema_py_generated
-    except ImportError:
-        pass
-    try:
-        from ._setup import import_tensorflow
-
-        import_tensorflow()
-        from tensorflow.lite.python import schema_py_generated
-
-        return schema_py_generated
-    except ImportError:
-        pass
-    try:
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-
-        return schema_py_generated
-    except ImportError:
-        raise ImportError(
-            "no TFLite flatbuffer schema found; install ai-edge-litert (pip install ai-edge-litert) or tensorflow"
-        ) from None
-
-
-def _as_bytes(tflite_bytes):
-    """Bytes of a .tflite model given as bytes, a bytearray/memoryview or the path of a .tflite file."""
-    if isinstance(tflite_bytes, (str, os.PathLike)):
-        path = Path(tflite_bytes)
-        if not path.is_file():
-            raise FileNotFoundError(f".tflite file {str(path)!r} does not exist; pass its path or the model's bytes")
-        tflite_bytes = path.read_bytes()
-    if isinstance(tflite_bytes, (bytearray, memoryview)):
-        tflite_bytes = bytes(tflite_bytes)
-    if not isinstance(tflite_bytes, bytes):
-        raise TypeError(
-            f"expected the bytes of a .tflite model (what quantize.to_int8 returns) or a path to one, "
-            f"got {type(tflite_bytes).__name__}"
-        )
-    if len(tflite_bytes) < 8 or tflite_bytes[4:8] != b"TFL3":
-        raise ValueError(
-            f"these {len(tflite_bytes):,} bytes are not a .tflite model (no 'TFL3' identifier at byte 4); "
-            "pass the bytes a TFLiteConverter returned, e.g. quantize.to_int8(model, images)"
-        )
-    return tflite_bytes
-
-
-@functools.lru_cache(maxsize=4)
-def _parsed(data):
-    schema = _schema()
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-
-
-def _model(tflite_bytes):
-    return _parsed(_as_bytes(tflite_bytes))
-
-
-@functools.lru_cache(maxsize=1)
-def _enum_names():
-    schema = _schema()
-
-    def invert(cls):
-        return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
-
-    return invert(schema.BuiltinOperator), invert(schema.TensorType)
-
-
-def _op_name(model, opcode_index):
-    code = model.operatorCodes[opcode_index]
-    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)  # codes above 127 live in builtinCode only
-    if builtin == _BUILTIN_CUSTOM:
-        custom = code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
-        return f"CUSTOM:{custom}"
-    return _enum_names()[0].get(builtin, f"BUILTIN_{builtin}")
-
-
-def _text(name):
-    return name.decode(errors="replace") if isinstance(name, bytes) else (name or "")
-
-
-_DTYPE_BITS = {
-    "FLOAT32": 32, "FLOAT16": 16, "BFLOAT16": 16, "FLOAT64": 64, "INT64": 64, "UINT64": 64, "INT32": 32,
-    "UINT32": 32, "INT16": 16, "UINT16": 16, "INT8": 8, "UINT8": 8, "BOOL": 8, "INT4": 4, "UINT4": 4, "INT2": 2,
-    "COMPLEX64": 64, "COMPLEX128": 128, "FLOAT8_E4M3FN": 8, "FLOAT8_E5M2": 8,
-}
-
-
-def _dtype(tensor):
-    """A tensor's element type as NumPy spells it: ``"int8"``, ``"float32"``, ..."""
-    return _enum_names()[1].get(tensor.type, f"type{tensor.type}").lower()
-
-
-def _shape(tensor):
-    return tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
-
-
-def _nbytes(tensor):
-    count = 1
-    for dim in _shape(tensor):
-        count *= max(dim, 1)  # a dynamic (-1) batch dimension is stored as 1 in the shape
-    bits = _DTYPE_BITS.get(_dtype(tensor).upper(), 32)
-    return (count * bits + 7) // 8
-
-
-def _is_constant(model, tensor):
-    """A tensor whose values live in the flatbuffer (weights, biases, shapes): no arena space at run time."""
-    if tensor.buffer <= 0 or tensor.buffer >= len(model.buffers):
-        return False
-    buf = model.buffers[tensor.buffer]
-    has_data = buf.data is not None and len(buf.data) > 0
-    return has_data or bool(getattr(buf, "size", 0))
-
-
 def _layer_of(tensor_name):
     """Best guess at the Keras layer behind a tensor: the deepest name scope in its name that is not an op name.
 
@@ -340,24 +223,24 @@ class OpInfo:
 
 def flash_bytes(tflite_bytes):
     """Bytes of the .tflite file: what the model takes in flash (or in the RAM region it is loaded to)."""
-    return len(_as_bytes(tflite_bytes))
+    return len(tflite.as_bytes(tflite_bytes))
 
 
 def op_table(tflite_bytes, subgraph=0):
     """Every operator of a subgraph in the order the interpreter runs them, as :class:`OpInfo` rows."""
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     graph = model.subgraphs[subgraph]
     rows = []
     for i, op in enumerate(graph.operators or []):
         outs = tuple(int(t) for t in (op.outputs if op.outputs is not None else ()))
         ins = tuple(int(t) for t in (op.inputs if op.inputs is not None else ()))
-        name = _text(graph.tensors[outs[0]].name).split(";")[0] if outs and outs[0] >= 0 else ""
+        name = tflite.text(graph.tensors[outs[0]].name).split(";")[0] if outs and outs[0] >= 0 else ""
         layer = _layer_of(name)
         for t in ins if layer is None else ():  # a graph output is named after the signature: ask the inputs
-            if t >= 0 and not _is_constant(model, graph.tensors[t]):
-                layer = _layer_of(_text(graph.tensors[t].name))
+            if t >= 0 and not tflite.is_constant(model, graph.tensors[t]):
+                layer = _layer_of(tflite.text(graph.tensors[t].name))
                 break
-        rows.append(OpInfo(i, _op_name(model, op.opcodeIndex), ins, outs, name, layer))
+        rows.append(OpInfo(i, tflite.op_name(model, op.opcodeIndex), ins, outs, name, layer))
     return rows
 
 
@@ -368,11 +251,11 @@ def operators(tflite_bytes):
     The flatbuffer is read with the TFLite schema that ships with ``ai_edge_litert`` (else TensorFlow's): no
     interpreter is built, so this works for any model, including ones an interpreter would refuse.
     """
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     used = set()
     for graph in model.subgraphs:
         for op in graph.operators or []:
-            used.add(_op_name(model, op.opcodeIndex))
+            used.add(tflite.op_name(model, op.opcodeIndex))
     return sorted(used)
 
 
@@ -398,12 +281,12 @@ def tflm_supported_ops():
         data = Path(_runtime.__file__).read_bytes()
     except Exception:  # noqa: BLE001 - an unusual install layout: fall back to the documented list
         return TFLM_OPS
-    builtins = set(_enum_names()[0].values())
+    builtins = tflite.builtin_op_names()
     found = {m.decode() for m in re.findall(rb"Register_([A-Z0-9_]+?)Ev", data)} & builtins
     return frozenset(found) if len(found) >= _MIN_WHEEL_OPS else TFLM_OPS
 
 
-class UnsupportedOpError(ValueError):
+class UnsupportedOpError(TinymaskError, ValueError):
     """A model uses operators TFLite Micro has no kernel for; ``.ops`` lists them as :class:`OpInfo` rows."""
 
     def __init__(self, message, ops):
@@ -424,7 +307,7 @@ def check_tflm_ops(tflite_bytes, supported=None):
     """
     supported = tflm_supported_ops() if supported is None else frozenset(supported)
     bad = [row for row in op_table(tflite_bytes) if row.op not in supported]
-    for graph_index in range(1, len(_model(tflite_bytes).subgraphs)):
+    for graph_index in range(1, len(tflite.read(tflite_bytes).subgraphs)):
         bad += [row for row in op_table(tflite_bytes, graph_index) if row.op not in supported]
     if bad:
         names = sorted({row.op for row in bad})
@@ -438,7 +321,7 @@ def check_tflm_ops(tflite_bytes, supported=None):
     return operators(tflite_bytes)
 
 
-class FirmwareTFLMError(ValueError):
+class FirmwareTFLMError(TinymaskError, ValueError):
     """The model uses a kernel variant the TFLite Micro of some OpenMV firmware refuses; ``.ops`` lists the ops."""
 
     def __init__(self, message, ops):
@@ -456,7 +339,7 @@ PER_CHANNEL_FC_FIRMWARE = "4.6.0-4.8.1"
 def per_channel_fully_connected(tflite_bytes):
     """FULLY_CONNECTED ops whose weight tensor has one scale per output unit (:class:`OpInfo` rows); empty for a
     model converted with per-tensor dense layers (``quantize.to_int8``'s default)."""
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     graph = model.subgraphs[0]
     found = []
     for row in op_table(tflite_bytes):
@@ -483,31 +366,14 @@ def check_firmware_tflm(tflite_bytes):
 
 
 # --------------------------------------------------------------------------------------------- integer-only?
-def _io(tflite_bytes, which):
-    model = _model(tflite_bytes)
-    graph = model.subgraphs[0]
-    rows = []
-    for index in getattr(graph, which):
-        t = graph.tensors[index]
-        q = t.quantization
-        scales = [] if q is None or q.scale is None else [float(s) for s in q.scale]
-        zps = [] if q is None or q.zeroPoint is None else [int(z) for z in q.zeroPoint]
-        rows.append({
-            "name": _text(t.name), "dtype": _dtype(t), "shape": _shape(t),
-            "scale": scales[0] if len(scales) == 1 else (tuple(scales) if scales else 0.0),
-            "zero_point": zps[0] if len(zps) == 1 else (tuple(zps) if zps else 0),
-        })
-    return rows
-
-
 def float_ops(tflite_bytes):
     """Ops that read or write a float tensor (``"FULLY_CONNECTED@3"`` style: op name @ op index); empty for a
     full-integer model. A dynamic-range model lists its hybrid ops here, a float model every op."""
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     graph = model.subgraphs[0]
     found = []
     for row in op_table(tflite_bytes):
-        dtypes = {_dtype(graph.tensors[t]) for t in row.inputs + row.outputs if t >= 0}
+        dtypes = {tflite.dtype(graph.tensors[t]) for t in row.inputs + row.outputs if t >= 0}
         if dtypes & {"float32", "float16", "float64", "bfloat16"}:
             found.append(f"{row.op}@{row.index}")
     return found
@@ -516,7 +382,7 @@ def float_ops(tflite_bytes):
 def is_full_int8(tflite_bytes):
     """True when the model's inputs and outputs are int8, every op is a builtin and no tensor is float: what the
     OpenMV firmware and TFLite Micro's optimised (CMSIS-NN) kernels expect."""
-    ios = _io(tflite_bytes, "inputs") + _io(tflite_bytes, "outputs")
+    ios = tflite.io_rows(tflite_bytes, "inputs") + tflite.io_rows(tflite_bytes, "outputs")
     if not ios or any(row["dtype"] != "int8" for row in ios):
         return False
     if any(op.startswith("CUSTOM:") for op in operators(tflite_bytes)):
@@ -532,8 +398,8 @@ def describe(tflite_bytes, *, measure=True):
     ``arena`` (:class:`ArenaUsage` measured by TFLite Micro, or None), and ``notes`` saying what is missing and why.
     ``measure=False`` skips running TFLite Micro.
     """
-    data = _as_bytes(tflite_bytes)
-    ins, outs = _io(data, "inputs"), _io(data, "outputs")
+    data = tflite.as_bytes(tflite_bytes)
+    ins, outs = tflite.io_rows(data, "inputs"), tflite.io_rows(data, "outputs")
     unsupported = sorted({row.op for row in op_table(data)} - tflm_supported_ops())
     report = {
         "flash_bytes": len(data),
@@ -599,42 +465,13 @@ _PART = re.compile(r"'([^']+)' used (\d+) bytes")
 def _parse_allocations(text):
     figures = {k: int(v) for k, v in _TOTAL.findall(text)}
     if "total" not in figures:
-        raise RuntimeError(
+        raise ToolError(
             "TFLite Micro's print_allocations() printed no 'Arena allocation total' line "
             f"(got {text.strip()[:300]!r}); this tflite-micro version prints another format"
         )
     parts = {k: int(v) for k, v in _PART.findall(text)}
     lines = "\n".join(line for line in text.splitlines() if "RecordingMicroAllocator" in line)
     return ArenaUsage(figures["total"], figures.get("head", 0), figures.get("tail", 0), parts, lines)
-
-
-@contextlib.contextmanager
-def _captured_fds(fds=(1, 2)):
-    """Point file descriptors ``fds`` (C/C++ stdout and stderr) at a temp file; ``box["text"]`` holds what was
-    written. TFLite Micro prints from C++, below Python's ``sys.stdout``, so only an fd-level redirect catches it."""
-    box = {"text": ""}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as tmp:
-        saved = [os.dup(fd) for fd in fds]
-        try:
-            for fd in fds:
-                os.dup2(tmp.fileno(), fd)
-            yield box
-        finally:
-            _flush_c_streams()
-            for fd, copy in zip(fds, saved):
-                os.dup2(copy, fd)
-                os.close(copy)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode(errors="replace")
-
-
-def _flush_c_streams():
-    try:
-        ctypes.CDLL(None).fflush(None)  # C stdio buffers a redirected stdout: flush it before restoring
-    except (OSError, AttributeError, TypeError):
-        pass
 
 
 def _missing_ops(text):
@@ -646,7 +483,7 @@ def _measure_here(data, arena_size, invoke):
     import numpy as np
     from tflite_micro import runtime
 
-    with _captured_fds() as log:
+    with tflite.captured_fds() as log:
         try:
             interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena_size)
             built = True
@@ -658,14 +495,14 @@ def _measure_here(data, arena_size, invoke):
             check_tflm_ops(data, supported=tflm_supported_ops() - set(missing))  # raises, naming op and layer
         said = " ".join(log["text"].split())[:400] or "no message"
         hint = "; pass a larger arena_size" if "alloc" in said.lower() else ""
-        raise RuntimeError(f"TFLite Micro could not prepare this model ({arena_size:,} B arena): {said}{hint}")
+        raise ToolError(f"TFLite Micro could not prepare this model ({arena_size:,} B arena): {said}{hint}")
     if invoke:
-        for i in range(len(_io(data, "inputs"))):
+        for i in range(len(tflite.io_rows(data, "inputs"))):
             details = interpreter.get_input_details(i)
             interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
-        with _captured_fds() as log:
+        with tflite.captured_fds() as log:
             interpreter.invoke()
-    with _captured_fds() as log:
+    with tflite.captured_fds() as log:
         interpreter.print_allocations()
     return log["text"]
 
@@ -689,7 +526,7 @@ def _measure_isolated(data, arena_size, invoke):
             capture_output=True, text=True, timeout=600, env=env,
         )
     if done.returncode < 0 or (done.returncode != 0 and "Traceback" not in done.stderr):
-        raise RuntimeError(
+        raise ToolError(
             f"TFLite Micro crashed on this model (child process exit status {done.returncode}); an arena_size too "
             "small for the model, or an untrained model calibrated on random data, can do this: measure a trained "
             "model calibrated on real images, with the default arena_size"
@@ -718,7 +555,7 @@ def measured_arena_bytes(tflite_bytes, *, arena_size=None, invoke=True, isolate=
     activations (``head``) are the same. Returns None where tflite-micro has no wheel
     (macOS, Windows): use :func:`greedy_arena_estimate` there (see :data:`NO_TFLM_NOTE`).
     """
-    data = _as_bytes(tflite_bytes)
+    data = tflite.as_bytes(tflite_bytes)
     if not tflm_available():
         return None
     check_tflm_ops(data)  # a missing kernel gets its clear error here, before TFLite Micro is built
@@ -745,7 +582,7 @@ class TensorLifetime:
 def lifetimes(tflite_bytes, subgraph=0):
     """:class:`TensorLifetime` of every tensor that needs arena space (constants, whose values sit in the
     flatbuffer, are skipped), read from the subgraph's operators in execution order."""
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     graph = model.subgraphs[subgraph]
     ops = graph.operators or []
     last = len(ops) - 1
@@ -769,9 +606,9 @@ def lifetimes(tflite_bytes, subgraph=0):
     rows = []
     for t in sorted(first):
         tensor = graph.tensors[t]
-        if _is_constant(model, tensor):
+        if tflite.is_constant(model, tensor):
             continue
-        rows.append(TensorLifetime(t, _text(tensor.name), _dtype(tensor), _shape(tensor), _nbytes(tensor),
+        rows.append(TensorLifetime(t, tflite.text(tensor.name), tflite.dtype(tensor), tflite.shape(tensor), tflite.nbytes(tensor),
                                    first[t], max(final.get(t, first[t]), first[t])))
     return rows
 
@@ -860,13 +697,13 @@ class Latency:
 
 def _positive(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise InputError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
 
 def _non_negative(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        raise InputError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
 
 
@@ -874,14 +711,14 @@ def macs(tflite_bytes, subgraph=0):
     """Multiply-accumulates of one inference, counted from the graph's tensor shapes as ``profile.totals`` counts
     them for a Keras model: CONV_2D out_h x out_w x out_c x kh x kw x in_c, DEPTHWISE_CONV_2D out_h x out_w x out_c x
     kh x kw, FULLY_CONNECTED units x inputs (other ops are not counted)."""
-    model = _model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     tensors = model.subgraphs[subgraph].tensors
     total = 0
     for row in op_table(tflite_bytes, subgraph):
         if row.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             continue
-        out = _shape(tensors[row.outputs[0]])
-        kernel = _shape(tensors[row.inputs[1]])
+        out = tflite.shape(tensors[row.outputs[0]])
+        kernel = tflite.shape(tensors[row.inputs[1]])
         if row.op == "CONV_2D":      # kernel (out_c, kh, kw, in_c), output (1, h, w, out_c)
             total += out[1] * out[2] * int(math.prod(kernel))
         elif row.op == "DEPTHWISE_CONV_2D":  # kernel (1, kh, kw, out_c)
@@ -909,7 +746,7 @@ def latency_estimate(macs, ops_per_s=DEFAULT_OPS_PER_S, *, ops_range=(LOW_OPS_PE
     if ops_range is not None:
         low, high = (_positive("ops_range", value) for value in ops_range)
         if low > high:
-            raise ValueError(f"ops_range must be (low, high) MACs a second, got {ops_range!r}")
+            raise InputError(f"ops_range must be (low, high) MACs a second, got {ops_range!r}")
         ops_range = (low, high)
     seconds = macs / ops_per_s
     return Latency(int(macs), ops_per_s, seconds, 1.0 / seconds, ops_range)
@@ -980,7 +817,7 @@ def battery_estimate(inference_s, *, period_s=60.0, sleep="lightsleep", wake_s=W
     measure your board's.
     """
     if sleep not in SLEEP_MODES:
-        raise ValueError(f"unknown sleep mode {sleep!r}; use one of {', '.join(map(repr, SLEEP_MODES))}")
+        raise InputError(f"unknown sleep mode {sleep!r}; use one of {', '.join(map(repr, SLEEP_MODES))}")
     mode = SLEEP_MODES[sleep]
     asleep_a = mode.current_a if sleep_current_a is None else _non_negative("sleep_current_a", sleep_current_a)
     awake = _non_negative("inference_s", inference_s) + _non_negative("wake_s", wake_s) + mode.boot_s
@@ -988,12 +825,12 @@ def battery_estimate(inference_s, *, period_s=60.0, sleep="lightsleep", wake_s=W
     period_s = _positive("period_s", period_s)
     voltage = _positive("voltage", voltage)
     if awake >= period_s:
-        raise ValueError(
+        raise InputError(
             f"the board is awake {awake:g} s a wake-up ({sleep}, inference_s + wake_s + boot) but period_s is "
             f"{period_s:g} s; make the period longer than the awake time"
         )
     if isinstance(efficiency, bool) or not isinstance(efficiency, (int, float)) or not 0 < efficiency <= 1:
-        raise ValueError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        raise InputError(f"efficiency must be in (0, 1], got {efficiency!r}")
     battery_j = _positive("battery_mah", battery_mah) / 1000 * 3600 * _positive("battery_v", battery_v) * efficiency
     awake_as, asleep_as = active * awake, asleep_a * (period_s - awake)
     mean_a = (awake_as + asleep_as) / period_s
@@ -1032,7 +869,7 @@ class BoardFit:
 def _arena_needed(data, arena_bytes):
     if arena_bytes is not None:
         if isinstance(arena_bytes, bool) or not isinstance(arena_bytes, int) or arena_bytes < 0:
-            raise ValueError(f"arena_bytes must be a non-negative int of bytes, got {arena_bytes!r}")
+            raise InputError(f"arena_bytes must be a non-negative int of bytes, got {arena_bytes!r}")
         return arena_bytes, "given"
     if tflm_available():
         try:
@@ -1055,7 +892,7 @@ def fits_board(tflite_bytes, board="openmv-h7", arena_bytes=None, *, frame_bytes
     board's arena heap block (~267 KB on the H7), else its SRAM. ``board`` is a key of ``memory.BOARDS`` or a
     ``memory.Board``.
     """
-    data = _as_bytes(tflite_bytes)
+    data = tflite.as_bytes(tflite_bytes)
     b = memory.board(board)
     frame_bytes = int(_non_negative("frame_bytes", frame_bytes))
     needed, source = _arena_needed(data, arena_bytes)

@@ -3,6 +3,8 @@
 import difflib
 from dataclasses import dataclass
 
+from .errors import InputError
+
 __all__ = [
     "DTYPE_BYTES",
     "BOARDS",
@@ -218,7 +220,7 @@ def _dtype_name(dtype):
     name = getattr(dtype, "name", dtype)  # NumPy and TensorFlow dtypes carry a name
     if not isinstance(name, str) or name not in DTYPE_BYTES:
         known = ", ".join(DTYPE_BYTES)
-        raise ValueError(f"unknown dtype {dtype!r}; use one of: {known}")
+        raise InputError(f"unknown dtype {dtype!r}; use one of: {known}")
     return name
 
 
@@ -228,11 +230,11 @@ def tensor_bytes(shape, dtype="float32"):
         shape = (shape,)
     shape = tuple(shape)
     if not shape:
-        raise ValueError("shape is empty; give the tensor's dimensions, e.g. (96, 96, 3)")
+        raise InputError("shape is empty; give the tensor's dimensions, e.g. (96, 96, 3)")
     count = 1
     for i, dim in enumerate(shape):
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-            raise ValueError(
+            raise InputError(
                 f"shape {shape} has {dim!r} at index {i}; every dimension must be a positive integer"
             )
         count *= dim
@@ -247,7 +249,7 @@ def board(key):
         return BOARDS[key]
     close = difflib.get_close_matches(str(key), list(BOARDS), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown board {key!r}.{hint} Known boards: {', '.join(BOARDS)}")
+    raise InputError(f"unknown board {key!r}.{hint} Known boards: {', '.join(BOARDS)}")
 
 
 def format_bytes(n):
@@ -300,7 +302,7 @@ class Fit:
 def fits(nbytes, board_key, memory="ram"):
     """Does ``nbytes`` fit on a board? ``memory`` is "ram" (the arena block where known, else all SRAM), "sram" or "flash"."""
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
-        raise ValueError(f"nbytes must be a non-negative integer number of bytes, got {nbytes!r}")
+        raise InputError(f"nbytes must be a non-negative integer number of bytes, got {nbytes!r}")
     b = board(board_key)
     if memory == "ram":
         if b.arena_bytes is not None:
@@ -310,7 +312,7 @@ def fits(nbytes, board_key, memory="ram"):
         return Fit(nbytes, b.sram_bytes, "SRAM", b)
     if memory == "flash":
         return Fit(nbytes, b.flash_bytes, "flash", b)
-    raise ValueError(f"unknown memory {memory!r}; use 'ram', 'sram' or 'flash'")
+    raise InputError(f"unknown memory {memory!r}; use 'ram', 'sram' or 'flash'")
 
 
 def weight_bytes(model, dtype="float32"):

@@ -7,7 +7,8 @@ import socket
 import warnings
 from pathlib import Path
 
-from ._setup import import_tensorflow
+from ._setup import import_keras
+from .errors import InputError, MissingPathError, ToolError
 
 __all__ = [
     "IMAGENET_ALPHAS",
@@ -47,25 +48,25 @@ _BACKBONE = "backbone"
 # --------------------------------------------------------------------------------------------- validation
 def _check_alpha(alpha):
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.1 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be a number from 0.1 to 1.0 (the MobileNetV1 width multiplier), got {alpha!r}")
+        raise InputError(f"alpha must be a number from 0.1 to 1.0 (the MobileNetV1 width multiplier), got {alpha!r}")
     return float(alpha)
 
 
 def _check_int(name, value, low, hint):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low} ({hint}), got {value!r}")
+        raise InputError(f"{name} must be an int >= {low} ({hint}), got {value!r}")
     return value
 
 
 def _check_channels(channels):
     if isinstance(channels, bool) or channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        raise InputError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
     return int(channels)
 
 
 def _check_dropout(dropout):
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}")
+        raise InputError(f"dropout must be a rate in [0, 1), got {dropout!r}")
     return float(dropout)
 
 
@@ -104,7 +105,7 @@ def imagenet_weights_path(alpha=0.25, input_size=224):
     """
     known = _imagenet_alpha(_check_alpha(alpha))
     if known is None:
-        raise ValueError(
+        raise InputError(
             f"Keras has ImageNet MobileNetV1 weights only for alpha in {IMAGENET_ALPHAS}, got alpha={alpha!r}; "
             'use one of those, or weights="auto" (falls back to the shipped backbone) or weights=None'
         )
@@ -142,7 +143,7 @@ def _verified_sha256(path, name, url, shipped):
         fix = ("reinstall tinymask, or restore the file from the repository (git checkout -- tinymask/weights/), "
                f"or download {_IMAGENET_URL + name} over it" if shipped else
                f"delete it (tinymask then uses its shipped copy, where it has one) or download {url} again")
-        raise RuntimeError(
+        raise ToolError(
             f"ImageNet weights file {path} is damaged: its sha256 is {actual}, expected {expected} ({name} as Keras "
             f"publishes it); {fix}"
         )
@@ -169,17 +170,9 @@ def _short(error):
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _keras():
-    """Keras, imported after TensorFlow so that TensorFlow's start-up chatter stays out of stderr."""
-    import_tensorflow()
-    import keras
-
-    return keras
-
-
 def _download(path, url):
     """Fetch the ImageNet file into the Keras cache with a short socket timeout; raise on any failure."""
-    get_file = _keras().utils.get_file
+    get_file = import_keras().utils.get_file
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
@@ -191,7 +184,7 @@ def _download(path, url):
 
 # --------------------------------------------------------------------------------------------- building
 def _backbone(alpha, input_size, channels):
-    return _keras().applications.MobileNet(
+    return import_keras().applications.MobileNet(
         input_shape=(input_size, input_size, channels), alpha=alpha, include_top=False, weights=None, name=_BACKBONE
     )
 
@@ -229,7 +222,7 @@ def _load_user_file(model, backbone, path, alpha, input_size):
             return "RGB backbone, first kernels summed to grayscale"
         except Exception as error:  # noqa: BLE001
             errors.append(f"as RGB backbone: {_short(error)}")
-    raise ValueError(
+    raise InputError(
         f"weights file {str(path)!r} does not fit mobilenet_v1(alpha={alpha:g}, input_size={input_size}, "
         f"channels={backbone.input_shape[-1]}, num_classes={model.output_shape[-1]}) ({'; '.join(errors)}); "
         "build the model with the alpha, channels and num_classes the file was saved with"
@@ -250,17 +243,17 @@ def _check_weights(weights, alpha):
         return
     if weights == "shipped":
         if shipped_backbone_path(alpha) is None:
-            raise ValueError(
+            raise InputError(
                 f"no shipped backbone for alpha={alpha:g} (shipped: alpha {_shipped_alphas()} in {WEIGHTS_DIR}); "
                 'use one of those alphas, or weights="auto" or None'
             )
         return
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
+        raise InputError(
             f'weights must be "auto", "imagenet", "shipped", None or a path to a weights file, got {weights!r}'
         )
     if not Path(weights).is_file():
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"weights file {str(weights)!r} does not exist; pass the path of a .weights.h5 file saved from this "
             "model (model.save_weights) or its backbone (backbone_of(model).save_weights), or a Keras MobileNet "
             'no-top .h5 file; or weights="auto" for the best weights available'
@@ -316,7 +309,7 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
     if not candidates:
         if _offline():
             if explicit:
-                raise RuntimeError(
+                raise ToolError(
                     f"ImageNet weights are not in the Keras cache ({cached}) and {OFFLINE_ENV} is set, so no "
                     f"download was tried; on a machine with network, download {url} to {cached}, or unset "
                     f"{OFFLINE_ENV}"
@@ -326,7 +319,7 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
             candidates = [(_download(cached, url), cached.name, "downloaded")]
         except Exception as error:  # noqa: BLE001 - any network failure means "not available"
             if explicit:
-                raise RuntimeError(
+                raise ToolError(
                     f"ImageNet weights are not in the Keras cache ({cached}) and the download failed "
                     f"({_short(error)}); download {url} to {cached} on a machine with network and try again"
                 ) from None
@@ -338,7 +331,7 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
             _load_rgb_into(backbone, path, known, input_size)
         except Exception as error:  # noqa: BLE001 - a truncated or foreign file with no known checksum
             if explicit:
-                raise RuntimeError(
+                raise ToolError(
                     f"the ImageNet weights file {path} could not be loaded ({_short(error)}); delete it and "
                     f"download {url} again"
                 ) from None
@@ -384,7 +377,7 @@ def mobilenet_v1(alpha=0.25, input_size=96, channels=3, num_classes=2, weights="
     dropout = _check_dropout(dropout)
     _check_weights(weights, alpha)
 
-    keras = _keras()
+    keras = import_keras()
     Input, Model, layers = keras.Input, keras.Model, keras.layers
 
     backbone = _backbone(alpha, input_size, channels)
@@ -409,7 +402,7 @@ def backbone_of(model):
     try:
         return model.get_layer(_BACKBONE)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"model {getattr(model, 'name', model)!r} has no sub-model named {_BACKBONE!r}; "
             "pass a model built by tinymask.models.mobilenet_v1"
         ) from None
@@ -443,7 +436,7 @@ def tiny_cnn(input_size=32, channels=3, dropout=0.2, name="tiny_cnn"):
     channels = _check_channels(channels)
     dropout = _check_dropout(dropout)
 
-    keras = _keras()
+    keras = import_keras()
     Input, Sequential, layers = keras.Input, keras.Sequential, keras.layers
 
     stack = [Input((input_size, input_size, channels), name="image")]

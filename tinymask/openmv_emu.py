@@ -1,17 +1,15 @@
-"""Run the OpenMV camera scripts on a PC: the firmware's preprocessing and stand-ins for its modules (introduced in notebooks/06_openmv_deployment.ipynb).
+"""Run OpenMV camera scripts on a PC against stand-ins of the firmware modules (notebooks/06_openmv_deployment.ipynb).
 
-Two parts:
+:func:`run_script` executes a camera script (e.g. ``openmv_scripts/classify.py`` or a bundle's ``main.py``) with host
+stand-ins for the modules it imports (``sensor``/``csi``, ``image``, ``ml``, ``time``, ``machine``, ``pyb``, ``gc``,
+``os``, ``omv``), fed with a list of frames, and returns what it printed and, per frame, the model's inputs and
+scores, the labels it printed and the LED states. Each stand-in module is built by one ``_<name>_module`` function
+whose docstring names the firmware source it follows.
 
-* :func:`firmware_pixels` / :func:`firmware_input` do to a frame exactly what OpenMV firmware 4.5.6+ does before
-  an int8 model runs: the frame is RGB565 (8-bit RGB is truncated to 5/6/5 bits, as the camera delivers it), it
-  is drawn into an image of the model's input size with ``BILINEAR | CENTER | SCALE_ASPECT_EXPAND |
-  BLACK_BACKGROUND`` (the fixed-point bilinear code of ``imlib_draw_image``, or a plain copy when the sizes
-  match), each channel is expanded to 8 bits by bit replication (``COLOR_RGB565_TO_R8`` ...) and the int8
-  input is ``pixel ^ 0x80`` = ``pixel - 128``, whatever scale and zero point the input tensor declares.
-* :func:`run_script` executes a camera script (e.g. ``openmv_scripts/classify.py`` or a bundle's ``main.py``)
-  with host stand-ins for the modules it imports (``sensor``/``csi``, ``image``, ``ml``, ``time``, ``machine``,
-  ``pyb``, ``gc``, ``os``, ``omv``), fed with a list of frames, and returns what it printed and, per frame, the
-  model's inputs and scores, the labels it printed and the LED states.
+The firmware's preprocessing (:func:`firmware_pixels`, :func:`firmware_input`, the RGB565 conversions,
+:func:`draw_image`) lives in :mod:`tinymask.openmv_pixels`, which needs none of this sandbox; every name there is
+re-exported here, so ``openmv_emu.firmware_input`` is ``openmv_pixels.firmware_input``. The ``ml.Model`` stand-in
+feeds the model exactly that input.
 
 What is a stand-in and not the firmware: the camera returns the frames it is given whatever frame size or
 window the script asks for (pass frames of the size the script would see); GRAYSCALE frames are made from the
@@ -33,19 +31,38 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, InputTypeError, TinymaskError
+from .openmv_pixels import (
+    ASPECT,
+    aspect_for,
+    camera_pixels,
+    draw_image,
+    firmware_input,
+    firmware_inputs,
+    firmware_pixels,
+    gray_to_rgb565,
+    rgb565_round_trip,
+    rgb565_to_gray,
+    rgb565_to_rgb888,
+    rgb888_to_rgb565,
+)
+
 __all__ = [
     "FIRMWARES",
     "FIRMWARE_MODULES",
+    # re-exported from openmv_pixels
     "rgb888_to_rgb565",
     "rgb565_to_rgb888",
     "rgb565_round_trip",
     "rgb565_to_gray",
+    "gray_to_rgb565",
+    "ASPECT",
+    "aspect_for",
     "draw_image",
+    "camera_pixels",
     "firmware_pixels",
     "firmware_input",
     "firmware_inputs",
-    "ASPECT",
-    "aspect_for",
     "Image",
     "HaarCascade",
     "Model",
@@ -73,218 +90,6 @@ _FRAMESIZES = {"QQVGA": (160, 120), "QVGA": (320, 240), "VGA": (640, 480), "HQVG
                "B64X64": (64, 64), "B128X128": (128, 128), "QCIF": (176, 144), "HVGA": (480, 320)}
 
 
-# --------------------------------------------------------------------------------------------- pixels
-def rgb888_to_rgb565(rgb):
-    """uint8 (..., 3) RGB -> uint16 RGB565, truncating as ``COLOR_R8_G8_B8_TO_RGB565`` does."""
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected uint8 RGB pixels (..., 3), got {rgb.dtype} {rgb.shape}")
-    r, g, b = (rgb[..., i].astype(np.uint16) for i in range(3))
-    return ((r & 0xF8) << 8) | ((g & 0xFC) << 3) | (b >> 3)
-
-
-def rgb565_to_rgb888(pixels):
-    """uint16 RGB565 -> uint8 (..., 3) RGB, expanding 5/6 bits to 8 by bit replication (``COLOR_RGB565_TO_R8``)."""
-    p = np.asarray(pixels).astype(np.uint16)
-    r = (p >> 8) & 0xF8
-    g = (p >> 3) & 0xFC
-    b = (p << 3) & 0xF8
-    return np.stack([r | (r >> 5), g | (g >> 6), b | (b >> 5)], axis=-1).astype(np.uint8)
-
-
-def rgb565_round_trip(rgb):
-    """What an 8-bit RGB image looks like after the camera's RGB565: ``rgb565_to_rgb888(rgb888_to_rgb565(rgb))``."""
-    return rgb565_to_rgb888(rgb888_to_rgb565(rgb))
-
-
-def rgb565_to_gray(pixels):
-    """uint16 RGB565 -> uint8 luma, ``(38 R + 75 G + 15 B) >> 7`` on the expanded channels (``COLOR_RGB565_TO_Y``)."""
-    rgb = rgb565_to_rgb888(pixels).astype(np.int32)
-    return ((rgb[..., 0] * 38 + rgb[..., 1] * 75 + rgb[..., 2] * 15) >> 7).astype(np.uint8)
-
-
-def _floor(x):
-    return int(np.floor(np.float32(x)))
-
-
-#: How the firmware's ``ml`` preprocessing fits a frame to the model input (scripts/libraries/ml/ml-core/ml/
-#: preprocessing.py): v4.x draws with SCALE_ASPECT_EXPAND (cover the input, crop the centre), v5.0.0 with
-#: SCALE_ASPECT_IGNORE (stretch each axis). A square frame into a square input is the same either way.
-ASPECT = {"expand": "SCALE_ASPECT_EXPAND (4.x)", "ignore": "SCALE_ASPECT_IGNORE (5.0)"}
-
-
-def aspect_for(firmware):
-    """``"ignore"`` for firmware 5.x, ``"expand"`` for 4.x (see :data:`ASPECT`)."""
-    major = int(str(firmware).split(".")[0])
-    return "ignore" if major >= 5 else "expand"
-
-
-def _geometry(src_w, src_h, dst_w, dst_h, roi_x, roi_y, aspect="expand"):
-    """Destination rectangle and fixed-point source steps of ``imlib_draw_image`` for CENTER | SCALE_ASPECT_EXPAND
-    (one scale, the larger) or CENTER | SCALE_ASPECT_IGNORE (one scale per axis)."""
-    if aspect not in ASPECT:
-        raise ValueError(f"aspect={aspect!r}: use one of {tuple(ASPECT)}")
-    f32 = np.float32
-    sx, sy = f32(dst_w) / f32(src_w), f32(dst_h) / f32(src_h)
-    if aspect == "expand":
-        sx = sy = max(sx, sy)  # EXPAND: the larger scale, crop the rest
-    out = {}
-    for axis, (src, dst, off, scale) in {"x": (src_w, dst_w, roi_x, sx), "y": (src_h, dst_h, roi_y, sy)}.items():
-        scaled = _floor(f32(scale) * f32(src))
-        start = _floor(f32(dst - scaled) / f32(2.0))  # CENTER
-        src_start = 0
-        if start < 0:
-            src_start, start = -start, 0
-        end = min(start + scaled - src_start, dst)
-        src_start += _floor(f32(off) * scale)
-        frac = _floor(f32(65536.0) / scale)
-        accum = _floor(f32(src_start << 16) / scale)
-        out[axis] = (start, end, frac, accum)
-    return out
-
-
-def _bilinear_rgb565(src, ys, xs, fy, fx):
-    """The fixed-point RGB565 bilinear blend of ``imlib_draw_image`` (5-bit weights, rounding constants)."""
-    y0, y1 = ys
-    x0, x1 = xs
-    p00, p10 = src[np.ix_(y0, x0)], src[np.ix_(y0, x1)]
-    p01, p11 = src[np.ix_(y1, x0)], src[np.ix_(y1, x1)]
-    wy = fy[:, None]
-
-    def rb(p):
-        return ((p >> 1) & 0x7C00) | (p & 0x001F)
-
-    def vertical(top, bottom):
-        rb_out = (((32 - wy) * rb(top) + wy * rb(bottom) + 0x4010) >> 5) & 0x7C1F
-        g_out = (((32 - wy) * (top & 0x07E0) + wy * (bottom & 0x07E0) + 0x200) >> 5) & 0x07E0
-        return rb_out, g_out
-
-    rb_l, g_l = vertical(p00.astype(np.int64), p01.astype(np.int64))
-    rb_r, g_r = vertical(p10.astype(np.int64), p11.astype(np.int64))
-    wx = fx[None, :]
-    rb_out = ((32 - wx) * rb_l + wx * rb_r + 0x4010) >> 5
-    g_out = ((32 - wx) * g_l + wx * g_r + 0x200) >> 5
-    return (((rb_out << 1) & 0xF800) | (g_out & 0x07E0) | (rb_out & 0x001F)).astype(np.uint16)
-
-
-def _bilinear_gray(src, ys, xs, fy, fx):
-    y0, y1 = ys
-    x0, x1 = xs
-    p00, p10 = src[np.ix_(y0, x0)].astype(np.int64), src[np.ix_(y0, x1)].astype(np.int64)
-    p01, p11 = src[np.ix_(y1, x0)].astype(np.int64), src[np.ix_(y1, x1)].astype(np.int64)
-    wy, wx = fy[:, None], fx[None, :]
-    left = ((256 - wy) * p00 + wy * p01 + 128) >> 8
-    right = ((256 - wy) * p10 + wy * p11 + 128) >> 8
-    return (((256 - wx) * left + wx * right + 128) >> 8).astype(np.uint8)
-
-
-def _neighbours(index, start, limit):
-    """The two source rows (or columns) bilinear reads, clamped as the firmware clamps them."""
-    low = np.where(index < start, start, np.where(index >= limit, limit, index))
-    high = np.where(index < start, start, np.where(index >= limit, limit, index + 1))
-    return low, high
-
-
-def draw_image(src, dst_w, dst_h, roi=None, aspect="expand"):
-    """``src`` (uint16 RGB565 or uint8 grayscale, (h, w)) drawn into a new ``dst_w`` x ``dst_h`` image of the same
-    format as ``image.draw_image(src, 0, 0, roi=roi, hint=BILINEAR | CENTER | SCALE_ASPECT_EXPAND |
-    BLACK_BACKGROUND)`` does on OpenMV firmware: scaled to cover the destination (aspect ratio kept, centre
-    cropped), bilinear in fixed point, or copied pixel for pixel when no scaling is needed. Pixels the source
-    does not reach stay 0 (on the camera they keep what the buffer held). ``aspect="ignore"`` stretches each axis
-    instead, as firmware 5.0 does (:data:`ASPECT`)."""
-    src = np.asarray(src)
-    if src.ndim != 2 or src.dtype not in (np.uint16, np.uint8):
-        raise ValueError(f"src must be a (h, w) uint16 RGB565 or uint8 grayscale image, got {src.dtype} {src.shape}")
-    rx, ry, rw, rh = (0, 0, src.shape[1], src.shape[0]) if roi is None else (int(v) for v in roi)
-    g = _geometry(rw, rh, dst_w, dst_h, rx, ry, aspect)
-    (x_start, x_end, x_frac, x_acc), (y_start, y_end, y_frac, y_acc) = g["x"], g["y"]
-    out = np.zeros((dst_h, dst_w), dtype=src.dtype)
-    if x_end <= x_start or y_end <= y_start:
-        return out
-    x_accum = x_acc + np.arange(x_end - x_start, dtype=np.int64) * x_frac
-    y_accum = y_acc + np.arange(y_end - y_start, dtype=np.int64) * y_frac
-    if x_frac == 65536 and y_frac == 65536:  # no scaling: nearest neighbour (a copy)
-        out[y_start:y_end, x_start:x_end] = src[np.ix_(y_accum >> 16, x_accum >> 16)]
-        return out
-    x_accum, y_accum = x_accum - 0x8000, y_accum - 0x8000  # bilinear samples pixel centres
-    xs = _neighbours(x_accum >> 16, rx, rx + rw - 1)
-    ys = _neighbours(y_accum >> 16, ry, ry + rh - 1)
-    if src.dtype == np.uint16:
-        block = _bilinear_rgb565(src, ys, xs, (y_accum >> 11) & 0x1F, (x_accum >> 11) & 0x1F)
-    else:
-        block = _bilinear_gray(src, ys, xs, (y_accum >> 8) & 0xFF, (x_accum >> 8) & 0xFF)
-    out[y_start:y_end, x_start:x_end] = block
-    return out
-
-
-def _as_camera_pixels(frame):
-    """A frame as the camera holds it: uint16 RGB565 (from uint8 RGB, truncated) or uint8 grayscale (h, w)."""
-    if isinstance(frame, Image):
-        return frame._data
-    a = np.asarray(frame)
-    if a.dtype == np.uint16 and a.ndim == 2:
-        return a
-    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] == 3:
-        return rgb888_to_rgb565(a)
-    if a.dtype == np.uint8 and (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 1)):
-        return a.reshape(a.shape[0], a.shape[1])
-    raise ValueError(f"a frame must be uint8 RGB (h, w, 3), uint8 grayscale (h, w) or uint16 RGB565 (h, w); "
-                     f"got {a.dtype} {a.shape}")
-
-
-def _input_hwc(input_shape):
-    shape = tuple(int(d) for d in input_shape)
-    if len(shape) == 4 and shape[0] == 1:
-        shape = shape[1:]
-    if len(shape) == 2:
-        shape = (*shape, 1)
-    if len(shape) != 3 or shape[2] not in (1, 3):
-        raise ValueError(f"input_shape must be (1, h, w, c), (h, w, c) or (h, w) with c 1 or 3, got {input_shape}")
-    return shape
-
-
-def firmware_pixels(frame, input_shape, roi=None, aspect="expand"):
-    """The 8-bit pixels (h, w, c) OpenMV firmware makes of ``frame`` for a model input of ``input_shape``.
-
-    ``frame``: uint8 RGB (H, W, 3), uint16 RGB565 (H, W), uint8 grayscale (H, W) or an emulator :class:`Image`.
-    RGB is first truncated to RGB565 as the camera delivers it. The frame (or its ``roi``) is drawn into the
-    input size with :func:`draw_image`, then expanded: 3 channels by bit replication of 5/6/5 bits, 1 channel
-    as ``COLOR_RGB565_TO_Y`` luma (or the grayscale pixels as they are).
-    """
-    h, w, c = _input_hwc(input_shape)
-    src = _as_camera_pixels(frame)
-    if c == 3 and src.dtype == np.uint8:  # a grayscale frame drawn into RGB565: grey levels as RGB565
-        g = src.astype(np.uint16)
-        src = ((g & 0xF8) << 8) | ((g & 0xFC) << 3) | (g >> 3)
-    drawn = draw_image(src, w, h, roi, aspect)
-    if c == 3:
-        return rgb565_to_rgb888(drawn)
-    return (rgb565_to_gray(drawn) if drawn.dtype == np.uint16 else drawn)[..., None]
-
-
-def firmware_input(frame, input_shape, dtype="int8", roi=None, firmware="4.8.1"):
-    """The input tensor (1, h, w, c) the firmware ``firmware`` gives a model for ``frame``: int8 ``pixel - 128``
-    (the XOR with 0x80 the firmware does; the tensor's scale and zero point are not read) or float32 ``pixel / 255``
-    (raw 0..255 before 4.8: a rebinding bug in the ``ml`` preprocessing, fixed by commit eccb90699). The frame is
-    fitted with the firmware's aspect rule (:func:`aspect_for`)."""
-    pixels = firmware_pixels(frame, input_shape, roi, aspect_for(firmware))[None]
-    if np.dtype(dtype) == np.int8:
-        return (pixels ^ 0x80).view(np.int8)
-    if np.dtype(dtype) == np.float32:
-        version = tuple(int(v) for v in str(firmware).split(".")[:2])
-        if version < (4, 8):
-            return pixels.astype(np.float32)
-        return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
-    raise ValueError(f"dtype {dtype!r}: OpenMV feeds int8 or float32 models (uint8 models no longer run: "
-                     "convert with quantize.to_int8)")
-
-
-def firmware_inputs(frames, input_shape, dtype="int8", firmware="4.8.1"):
-    """:func:`firmware_input` for each frame, stacked to (n, h, w, c)."""
-    frames = getattr(frames, "images", frames)
-    return np.concatenate([firmware_input(f, input_shape, dtype, firmware=firmware) for f in frames])
-
-
 # --------------------------------------------------------------------------------------------- image module
 def _colour(value, pixformat):
     if value is None:
@@ -304,18 +109,18 @@ def _rect(args, kwargs, version):
     if len(args) >= 4 and version < (5, 0, 0):
         return tuple(int(v) for v in args[:4])
     if len(args) >= 1 and not isinstance(args[0], (tuple, list)):
-        raise TypeError("object 'int' isn't a tuple or list")
-    raise TypeError("draw_rectangle takes a rectangle (x, y, w, h)")
+        raise InputTypeError("object 'int' isn't a tuple or list")
+    raise InputTypeError("draw_rectangle takes a rectangle (x, y, w, h)")
 
 
 def _point(args, version):
     """A draw_string position: ``(x, y)`` on v5.0.0 (flat ints raise); ``x, y`` on 4.x, where a 2-tuple raises."""
     if version >= (5, 0, 0):
         if not isinstance(args[0], (tuple, list)):
-            raise TypeError("object 'int' isn't a tuple or list")
+            raise InputTypeError("object 'int' isn't a tuple or list")
         return (int(args[0][0]), int(args[0][1])), args[1:]
     if isinstance(args[0], (tuple, list)):  # py_helper_consume_array in 4.x: (x, y, text) read as one array
-        raise ValueError(f"requested length 3 but object has length {len(args[0])}")
+        raise InputError(f"requested length 3 but object has length {len(args[0])}")
     return (int(args[0]), int(args[1])), args[2:]
 
 
@@ -338,13 +143,19 @@ class Image:
     @classmethod
     def from_frame(cls, frame, pixformat=RGB565, board=None):
         """An Image of a frame (uint8 RGB, uint16 RGB565 or uint8 grayscale) in ``pixformat``."""
-        data = _as_camera_pixels(frame)
+        data = camera_pixels(frame)
         if pixformat == GRAYSCALE and data.dtype == np.uint16:
             data = rgb565_to_gray(data)
         elif pixformat == RGB565 and data.dtype == np.uint8:
-            g = data.astype(np.uint16)
-            data = ((g & 0xF8) << 8) | ((g & 0xFC) << 3) | (g >> 3)
+            data = gray_to_rgb565(data)
         return cls(0, _data=np.array(data), _board=board)
+
+    def __array__(self, dtype=None, copy=None):
+        """Host-only: the pixels as numpy sees them (uint16 RGB565 or uint8 grayscale, (h, w)), e.g. for
+        :func:`~tinymask.openmv_pixels.firmware_pixels`."""
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return np.asarray(self._data, dtype=dtype)
 
     def width(self):
         return int(self._data.shape[1])
@@ -371,7 +182,7 @@ class Image:
         x0, y0 = max(x, 0), max(y, 0)
         x1, y1 = min(x + w, self.width()), min(y + h, self.height())
         if x1 <= x0 or y1 <= y0:
-            raise ValueError("ROI does not overlap on the image!")
+            raise InputError("ROI does not overlap on the image!")
         return x0, y0, x1 - x0, y1 - y0
 
     def copy(self, roi=None, x_scale=1.0, y_scale=1.0, copy_to_fb=False, **kwargs):
@@ -452,7 +263,7 @@ class Image:
         # v5.0.0 parses keywords strictly (scale_factor= raises "extra keyword arguments given"); 4.x looks its
         # keywords up by name (py_image.c) and silently ignores others, such as 5.0's scale=.
         if major >= 5 and set(kwargs) - {"scale"}:
-            raise TypeError("extra keyword arguments given")
+            raise InputTypeError("extra keyword arguments given")
         if board is not None:
             board.event("find_features", **kwargs)
         return cascade.detect(self, board)
@@ -507,8 +318,8 @@ class Model:
 
     def __init__(self, path, *args, _board, **kwargs):
         board = _board
-        if args:  # scripts/libraries/ml/model.py v5.0.0: one positional argument (4.x's C Model alike)
-            raise TypeError("extra positional arguments given")
+        if args:  # scripts/libraries/ml/ml-core/ml/model.py v5.0.0: one positional argument (4.x's C Model alike)
+            raise InputTypeError("extra positional arguments given")
         # v5.0.0's ml/model.py reads only ``postprocess`` from its keywords: ``load_to_fb`` is accepted and ignored
         # (seen on the real 5.0.0 firmware in QEMU); on 4.x it puts the model in the frame buffer.
         data = board.fs.read(path)
@@ -539,7 +350,7 @@ class Model:
     def _tensor(self, arg, i):
         shape, char = self.input_shape[i], self.input_dtype[i]
         if char == "B":
-            raise ValueError("uint8 models no longer run on OpenMV firmware: convert with quantize.to_int8 "
+            raise InputError("uint8 models no longer run on OpenMV firmware: convert with quantize.to_int8 "
                              "(int8 input)")
         dtype = np.int8 if char == "b" else np.float32
         if isinstance(arg, Image):
@@ -549,7 +360,7 @@ class Model:
             return np.asarray(tensor, dtype=dtype).reshape(shape)
         array = np.asarray(arg, dtype=np.float32)
         if array.size != int(np.prod(shape)):
-            raise ValueError("Input shape does not match the model input shape")
+            raise InputError("Input shape does not match the model input shape")
         if dtype == np.float32:
             return array.reshape(shape)
         q = np.trunc(array * np.float32(1.0 / self.input_scale[i]) + self.input_zero_point[i])
@@ -557,7 +368,7 @@ class Model:
 
     def predict(self, inputs, callback=None, **kwargs):
         if not isinstance(inputs, list):
-            raise ValueError("Unsupported input type. Expected a list")
+            raise InputError("Unsupported input type. Expected a list")
         tensors = [self._tensor(arg, i) for i, arg in enumerate(inputs)]
         for detail, tensor in zip(self._ins, tensors):
             self._interpreter.set_tensor(detail["index"], tensor)
@@ -590,7 +401,7 @@ class BoardReset(BaseException):
     """Raised by ``machine.deepsleep``/``machine.reset`` stand-ins: on the camera the board restarts."""
 
 
-class ScriptError(RuntimeError):
+class ScriptError(TinymaskError, RuntimeError):
     """The script raised an exception; ``.printed`` holds what it printed before, ``.error`` the exception."""
 
     def __init__(self, message, printed, error):
@@ -815,10 +626,17 @@ def _module(name, **attrs):
     return m
 
 
-def _make_modules(b):
-    """The stand-in modules for one run, bound to the board state ``b``."""
-    noop = lambda *a, **k: None  # noqa: E731
-    framesizes = {k: k for k in _FRAMESIZES}
+def _noop(*args, **kwargs):
+    """A call the stand-ins accept and do not emulate (auto gain, contrast, ``gc.collect``, ...)."""
+
+
+_FRAMESIZE_NAMES = {k: k for k in _FRAMESIZES}
+_SENSOR_SETTINGS = ("set_auto_gain", "set_auto_whitebal", "set_auto_exposure", "set_contrast", "set_brightness",
+                    "set_saturation", "set_gainceiling", "set_hmirror", "set_vflip")
+
+
+def _sensor_module(b):
+    """``sensor``: src/omv/modules/py_sensor.c (v4.5.6), py_csi.c (v4.6.0; modules/py_csi.c v4.7.0 to v5.0.0)."""
 
     def skip_frames(n=None, time=None):
         b.advance_ms(time or 0)
@@ -827,23 +645,30 @@ def _make_modules(b):
     def set_pixformat(fmt):
         b.pixformat = fmt
 
-    sensor = _module(
-        "sensor", RGB565=RGB565, GRAYSCALE=GRAYSCALE, **framesizes, reset=noop, set_pixformat=set_pixformat,
+    return _module(
+        "sensor", RGB565=RGB565, GRAYSCALE=GRAYSCALE, **_FRAMESIZE_NAMES, reset=_noop, set_pixformat=set_pixformat,
         set_framesize=lambda size: b.event("framesize", size=size),
         set_windowing=lambda *w: b.event("window", window=w), skip_frames=skip_frames, snapshot=b.snapshot,
         sleep=lambda enable: b.event("sensor_sleep", enable=bool(enable)),
         shutdown=lambda enable: b.event("sensor_shutdown", enable=bool(enable)),
         width=lambda: Image.from_frame(b.frames[0]).width(), height=lambda: Image.from_frame(b.frames[0]).height(),
-        **{k: noop for k in ("set_auto_gain", "set_auto_whitebal", "set_auto_exposure", "set_contrast",
-                             "set_brightness", "set_saturation", "set_gainceiling", "set_hmirror", "set_vflip")},
+        **{k: _noop for k in _SENSOR_SETTINGS},
     )
 
-    class CSI:
+
+def _csi_module(b, sensor):
+    """``csi``: ``csi.CSI`` of modules/py_csi_ng.c (v4.8.0+); py_csi.c's sensor module (v4.6-4.7); None (v4.5.6)."""
+    if b.version < (4, 6, 0):
+        return None
+    if b.version < (4, 8, 0):  # 4.6-4.7: `import csi` gives the old sensor-style module, with no CSI class
+        return _module("csi", **{k: v for k, v in vars(sensor).items() if not k.startswith("__")})
+
+    class CSI:  # csi.CSI() arrives in 4.8.0
         def __init__(self, *args, **kwargs):
             pass
 
-        reset = staticmethod(noop)
-        pixformat = staticmethod(set_pixformat)
+        reset = staticmethod(_noop)
+        pixformat = staticmethod(sensor.set_pixformat)
 
         def framesize(self, size):
             b.event("framesize", size=size)
@@ -869,18 +694,35 @@ def _make_modules(b):
         def __getattr__(self, name):  # auto_gain, auto_whitebal, contrast, ...: accepted, not emulated
             if name.startswith("_"):
                 raise AttributeError(name)
-            return noop
+            return _noop
 
-    csi = _module("csi", CSI=CSI, RGB565=RGB565, GRAYSCALE=GRAYSCALE, **framesizes)
+    return _module("csi", CSI=CSI, RGB565=RGB565, GRAYSCALE=GRAYSCALE, **_FRAMESIZE_NAMES)
 
-    image = _module(
+
+def _image_module(b):
+    """``image``: modules/py_image.c (v4.7.0 to v5.0.0; src/omv/modules/ on v4.5.6); hint values are placeholders."""
+    # The hint constants are named as in py_image.c but do not hold lib/imlib/imlib.h's values (v5.0.0: BILINEAR is
+    # 1 << 1, CENTER 1 << 7, ...): the stand-in Image takes no hints, so a script can only pass them along.
+    return _module(
         "image", Image=Image,
         HaarCascade=lambda path, stages=25, **k: HaarCascade(path, stages, _board=b),
         RGB565=RGB565, GRAYSCALE=GRAYSCALE, BILINEAR=1, BICUBIC=2, AREA=4, CENTER=8, SCALE_ASPECT_KEEP=16,
         SCALE_ASPECT_EXPAND=32, SCALE_ASPECT_IGNORE=64, BLACK_BACKGROUND=128,
     )
-    ml = _module("ml", Model=lambda *a, **k: Model(*a, _board=b, **k))
-    tf = _module("tf", Model=ml.Model)  # the old name still imports; tf.load and tf.classify are gone
+
+
+def _ml_module(b):
+    """``ml``: ``ml.Model`` of modules/py_ml.c (4.x) and scripts/libraries/ml/ml-core/ml/model.py (v5.0.0)."""
+    return _module("ml", Model=lambda *a, **k: Model(*a, _board=b, **k))
+
+
+def _tf_module(ml):
+    """``tf``: the old name of ``ml`` (modules/py_ml.c registers both, v4.5.6 to v5.0.0); no tf.load, tf.classify."""
+    return _module("tf", Model=ml.Model)  # the old name still imports; tf.load and tf.classify are gone
+
+
+def _time_module(b):
+    """``time``/``utime``: MicroPython's ticks and sleeps on virtual time; ``clock`` as modules/py_clock.c (v4.5.6+)."""
 
     class Clock:
         def __init__(self):
@@ -897,37 +739,46 @@ def _make_modules(b):
         def avg(self):
             return 0.0 if self._tick is None else (b.now_us - self._tick) / 1000.0
 
-    time_ = _module(
+    return _module(
         "time", ticks_ms=lambda: int(b.now_us // 1000), ticks_us=lambda: int(b.now_us),
         ticks_diff=lambda new, old: new - old, ticks_add=lambda t, d: t + d, sleep_ms=b.advance_ms,
         sleep_us=lambda us: b.advance_ms(us / 1000.0), sleep=lambda s: b.advance_ms(1000.0 * s),
         time=lambda: int(b.now_us // 1e6), time_ns=lambda: int(1000 * b.now_us), clock=Clock,
     )
 
-    class _LED:
-        def __init__(self, colour):
-            self.colour = colour
 
-        def on(self):
-            b.leds[self.colour] = True
+class _LED:
+    """An LED of the board ``b``: on/off/toggle/value as the LED class of scripts/libraries/machine.py (v4.5.6+)."""
 
-        def off(self):
-            b.leds[self.colour] = False
+    def __init__(self, b, colour):
+        self._board, self.colour = b, colour
 
-        def toggle(self):
-            b.leds[self.colour] = not b.leds[self.colour]
+    def on(self):
+        self._board.leds[self.colour] = True
 
-        def value(self, v=None):
-            if v is None:
-                return int(b.leds[self.colour])
-            b.leds[self.colour] = bool(v)
+    def off(self):
+        self._board.leds[self.colour] = False
 
-    machine_names = {"LED_RED": "red", "LED_GREEN": "green", "LED_BLUE": "blue", "LED_IR": "ir"}
+    def toggle(self):
+        self._board.leds[self.colour] = not self._board.leds[self.colour]
 
-    def machine_led(name):
-        if name not in machine_names:
-            raise ValueError(f"invalid LED name {name!r}")
-        return _LED(machine_names[name])
+    def value(self, v=None):
+        if v is None:
+            return int(self._board.leds[self.colour])
+        self._board.leds[self.colour] = bool(v)
+
+
+_MACHINE_LEDS = {"LED_RED": "red", "LED_GREEN": "green", "LED_BLUE": "blue", "LED_IR": "ir"}
+_PYB_LEDS = {1: "red", 2: "green", 3: "blue", 4: "ir"}
+
+
+def _machine_module(b):
+    """``machine``: ``LED(pin name)`` of scripts/libraries/machine.py (v4.5.6 to v5.0.0), sleeps and reset."""
+
+    def led(name):
+        if name not in _MACHINE_LEDS:
+            raise InputError(f"invalid LED name {name!r}")
+        return _LED(b, _MACHINE_LEDS[name])
 
     def lightsleep(ms=None):
         b.event("lightsleep", ms=ms)
@@ -940,12 +791,24 @@ def _make_modules(b):
     def reset():
         raise BoardReset
 
-    machine = _module("machine", LED=machine_led, lightsleep=lightsleep, deepsleep=deepsleep, reset=reset,
-                      idle=noop, freq=lambda *a: 480_000_000)
-    pyb = _module("pyb", LED=lambda n: _LED({1: "red", 2: "green", 3: "blue", 4: "ir"}[n]),
-                  delay=b.advance_ms, millis=lambda: int(b.now_us // 1000),
-                  elapsed_millis=lambda t: int(b.now_us // 1000) - t)
-    gc = _module("gc", collect=noop, mem_free=lambda: 200_000, mem_alloc=lambda: 50_000, enable=noop, disable=noop)
+    return _module("machine", LED=led, lightsleep=lightsleep, deepsleep=deepsleep, reset=reset,
+                   idle=_noop, freq=lambda *a: 480_000_000)
+
+
+def _pyb_module(b):
+    """``pyb``: ``LED(1..4)``, ``delay``, ``millis`` of MicroPython's stm32 port (the lib/micropython submodule)."""
+    return _module("pyb", LED=lambda n: _LED(b, _PYB_LEDS[n]), delay=b.advance_ms, millis=lambda: int(b.now_us // 1000),
+                   elapsed_millis=lambda t: int(b.now_us // 1000) - t)
+
+
+def _gc_module():
+    """``gc``: MicroPython's py/modgc.c, with fixed memory figures (200,000 B free, 50,000 B allocated)."""
+    return _module("gc", collect=_noop, mem_free=lambda: 200_000, mem_alloc=lambda: 50_000, enable=_noop,
+                   disable=_noop)
+
+
+def _os_module(b):
+    """``os``/``uos``: MicroPython's VFS calls on the drive; SD card mounted as scripts/libraries/_boot.py (v4.6.0)."""
 
     def stat(path):
         key = b.fs.norm(path)
@@ -967,19 +830,32 @@ def _make_modules(b):
         stat(path)  # OSError where nothing is
         return (512, 512, blocks, blocks // 2, blocks // 2, 0, 0, 0, 0, 255)
 
-    os_ = _module("os", listdir=b.fs.listdir, mkdir=b.fs.mkdir, stat=stat, remove=remove, getcwd=lambda: "/",
-                  sync=noop, sep="/", statvfs=statvfs)
+    return _module("os", listdir=b.fs.listdir, mkdir=b.fs.mkdir, stat=stat, remove=remove, getcwd=lambda: "/",
+                   sync=_noop, sep="/", statvfs=statvfs)
+
+
+def _omv_module(b):
+    """``omv``: modules/py_omv.c (v4.5.6 to v5.0.0; src/omv/modules/ on v4.5.6), reporting the emulated firmware."""
     # modules/py_omv.c (v4.5.6 to v5.0.0): version_major/minor/patch are MP_ROM_INT, version_string() a function.
-    omv = _module("omv", version_major=b.version[0], version_minor=b.version[1],
-                  version_patch=b.version[2], version_string=lambda: b.firmware,
-                  board_type=lambda: b.board_type, board_id=lambda: "EMULATED", arch=lambda: "emulated")
-    micropython = _module("micropython", const=lambda x: x, opt_level=noop, mem_info=noop)
-    modules = {"sensor": sensor, "image": image, "ml": ml, "tf": tf, "time": time_, "utime": time_,
-               "machine": machine, "pyb": pyb, "gc": gc, "os": os_, "uos": os_, "omv": omv, "micropython": micropython}
-    if b.version >= (4, 8, 0):  # csi.CSI() arrives in 4.8.0
+    return _module("omv", version_major=b.version[0], version_minor=b.version[1],
+                   version_patch=b.version[2], version_string=lambda: b.firmware,
+                   board_type=lambda: b.board_type, board_id=lambda: "EMULATED", arch=lambda: "emulated")
+
+
+def _micropython_module():
+    """``micropython``: ``const``, ``opt_level`` and ``mem_info`` of MicroPython's py/modmicropython.c."""
+    return _module("micropython", const=lambda x: x, opt_level=_noop, mem_info=_noop)
+
+
+def _make_modules(b):
+    """The stand-in modules for one run, bound to the board state ``b``, under the names a script imports."""
+    sensor, ml, time_, os_ = _sensor_module(b), _ml_module(b), _time_module(b), _os_module(b)
+    modules = {"sensor": sensor, "image": _image_module(b), "ml": ml, "tf": _tf_module(ml), "time": time_,
+               "utime": time_, "machine": _machine_module(b), "pyb": _pyb_module(b), "gc": _gc_module(),
+               "os": os_, "uos": os_, "omv": _omv_module(b), "micropython": _micropython_module()}
+    csi = _csi_module(b, sensor)
+    if csi is not None:
         modules["csi"] = csi
-    elif b.version >= (4, 6, 0):  # 4.6-4.7: `import csi` gives the old sensor-style module, with no CSI class
-        modules["csi"] = _module("csi", **{k: v for k, v in vars(sensor).items() if not k.startswith("__")})
     return modules
 
 
@@ -994,9 +870,9 @@ def _frames(frames):
     frames = getattr(frames, "images", frames)
     out = [np.asarray(f) for f in frames]
     if not out:
-        raise ValueError("no frames: pass a list or an (n, h, w, 3) array of images, e.g. synth.samples('camera')")
+        raise InputError("no frames: pass a list or an (n, h, w, 3) array of images, e.g. synth.samples('camera')")
     for f in out:
-        _as_camera_pixels(f)
+        camera_pixels(f)
     return out
 
 
@@ -1021,10 +897,10 @@ def run_script(script, frames, *, files=None, firmware="4.7.0", max_frames=None,
     if firmware not in FIRMWARES:
         close = [f for f in FIRMWARES if f.startswith(str(firmware))]
         if len(close) != 1:
-            raise ValueError(f"firmware {firmware!r}: choose one of {FIRMWARES}")
+            raise InputError(f"firmware {firmware!r}: choose one of {FIRMWARES}")
         firmware = close[0]
     if cycle and max_frames is None:
-        raise ValueError("cycle=True repeats the frames forever: give max_frames too")
+        raise InputError("cycle=True repeats the frames forever: give max_frames too")
     source, name = _source(script)
     b = _Board(_frames(frames), firmware, files, max_frames, cycle, faces, capture_ms, inference_ms, board,
                sd_card, preprocess)

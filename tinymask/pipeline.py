@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from . import data, models, quantize, synth, train
-from ._setup import setup
+from ._setup import import_keras, setup
+from .errors import InputError
 
 __all__ = [
     "RECIPE",
@@ -59,9 +60,9 @@ def to_channels(images, channels):
     """uint8 images (N, H, W, 3) as RGB (``channels=3``, unchanged) or grayscale (``channels=1``, ITU-R 601 luma)."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 (N, H, W, 3) or (N, H, W, 1), got {images.dtype} {images.shape}")
+        raise InputError(f"images must be uint8 (N, H, W, 3) or (N, H, W, 1), got {images.dtype} {images.shape}")
     if channels not in (1, 3):
-        raise ValueError(f"channels={channels!r}: use 3 (RGB) or 1 (grayscale)")
+        raise InputError(f"channels={channels!r}: use 3 (RGB) or 1 (grayscale)")
     if images.shape[-1] == channels:
         return images
     if channels == 3:
@@ -96,7 +97,7 @@ def course_data(*, size=96, channels=3, path=None):
         out = {}
     else:
         if "train" not in found:
-            raise ValueError(f"{path}: has {sorted(found)} split folders but no Train/; add {path}/Train/<class>/")
+            raise InputError(f"{path}: has {sorted(found)} split folders but no Train/; add {path}/Train/<class>/")
         classes = tuple(found["train"].classes)
         out = {name: (d.images, d.labels) for name, d in found.items()}
         missing = tuple(name for name in ("validation", "test") if name not in out)
@@ -107,7 +108,7 @@ def course_data(*, size=96, channels=3, path=None):
         parts = data.split(pool[1], fractions=fractions, seed=0)
         for name, idx in zip(missing, parts):
             if len(idx) == 0 or len(np.unique(pool[1][idx])) < len(classes):
-                raise ValueError(f"{path}: too few images to make a {name} split with every class "
+                raise InputError(f"{path}: too few images to make a {name} split with every class "
                                  f"({len(pool[1])} images for {len(classes)} classes); add images")
             out[name] = (pool[0][idx], pool[1][idx])
     return {name: out[name] for name in ("train", "validation", "test")}, classes
@@ -135,7 +136,7 @@ def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weight
 def save_weights(model, path):
     """Save only the layers' weights: a compiled model's ``save_weights`` also stores the optimizer's state (about
     1.7 MB more for MobileNetV1 alpha 0.25), so a model rebuilt from its config (never compiled) saves them."""
-    keras = train._keras()
+    keras = import_keras()
     clean = keras.Model.from_config(model.get_config())
     clean.set_weights(model.get_weights())
     clean.save_weights(path)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
     "SHAPES",
     "TEXTURES",
@@ -67,7 +69,7 @@ def _sdf(shape, x, y):
         return np.maximum(outer, -inner)
     if shape == "ellipse":  # semi-axes 1 and 0.5 (a scaled-distance approximation, fine for soft edges)
         return (np.sqrt(x * x + 4 * y * y) - 1) * 0.5
-    raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+    raise InputError(f"unknown shape {shape!r}; expected one of {SHAPES}")
 
 
 def _texture(texture, tx, ty, period):
@@ -81,7 +83,7 @@ def _texture(texture, tx, ty, period):
         return np.clip(0.5 - (np.sqrt(fx * fx + fy * fy) - 0.28) * period, 0, 1)
     if texture == "checkered":
         return np.clip(0.5 + 3.0 * np.sin(np.pi * tx) * np.sin(np.pi * ty), 0, 1)
-    raise ValueError(f"unknown texture {texture!r}; expected one of {TEXTURES}")
+    raise InputError(f"unknown texture {texture!r}; expected one of {TEXTURES}")
 
 
 # --------------------------------------------------------------------------------------------- colours
@@ -281,11 +283,11 @@ def make_shapes(n, seed=0, size=96):
     kernels may differ in the last bit between CPUs). No faces, no masks: only geometric primitives.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int (the number of images), got {n!r}")
+        raise InputError(f"n must be a non-negative int (the number of images), got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise InputError(f"seed must be a non-negative int, got {seed!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 16:
-        raise ValueError(f"size must be an int >= 16 (the image side in pixels), got {size!r}")
+        raise InputError(f"size must be an int >= 16 (the image side in pixels), got {size!r}")
     root = np.random.SeedSequence([seed, size, n])
     label_seed, *chunk_seeds = root.spawn(1 + math.ceil(n / CHUNK))
     labels = np.random.default_rng(label_seed).permutation(np.arange(n) % NUM_CLASSES).astype(np.int64)
@@ -326,7 +328,7 @@ def pretrain(
     from .models import backbone_of, mobilenet_v1
 
     if not 1 <= epochs <= 998:
-        raise ValueError(
+        raise InputError(
             f"epochs must be from 1 to 998 (epoch e trains on the images of seed 1000 * seed + e), got {epochs!r}"
         )
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import footprint
+from . import footprint, tflite
 from ._setup import import_tensorflow
+from .errors import InputError, ToolError
 
 __all__ = [
     "OPENMV_INPUT_QUANTIZATION",
@@ -45,7 +46,7 @@ OPENMV_INPUT_QUANTIZATION = (1.0 / 255.0, -128)
 def _check_images(images, name="images"):
     array = np.asarray(images)
     if array.ndim != 4 or len(array) == 0:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a non-empty batch of images shaped (n, height, width, channels), got shape "
             f"{array.shape}; pass e.g. synth.generate(200).images"
         )
@@ -58,12 +59,12 @@ def calibration_images(images, num_calibration=200, *, seed=0, pin_range=True):
     whatever the sample holds, which makes the input quantization scale 1/255, zero point -128)."""
     images = _check_images(images, "representative_images")
     if images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"representative_images must be uint8 pixels (0..255), got dtype {images.dtype}; pass the raw images "
             "(e.g. synth.generate(200).images), not images already divided by 255"
         )
     if isinstance(num_calibration, bool) or not isinstance(num_calibration, int) or num_calibration < 1:
-        raise ValueError(
+        raise InputError(
             f"num_calibration must be an int >= 1 (how many images to calibrate on), got {num_calibration!r}"
         )
     rng = np.random.default_rng(seed)
@@ -91,7 +92,7 @@ def representative_dataset(images):
 def _quiet():
     """Keep the converter's chatter (Keras' export listing, MLIR's C++ lines, TF's user warnings) out of the output."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            footprint._captured_fds() as log:
+            tflite.captured_fds() as log:
         warnings.simplefilter("ignore")
         yield log
 
@@ -126,7 +127,7 @@ def _convert(model, configure):
             return converter.convert()
     except Exception as error:  # noqa: BLE001
         errors.append(f"export + from_saved_model: {type(error).__name__}: {_short(error)}")
-    raise RuntimeError(
+    raise ToolError(
         f"TFLite conversion of model {getattr(model, 'name', model)!r} failed both ways ({'; '.join(errors)}); "
         "check that the model is built (called once) and uses layers TFLite can convert"
     )
@@ -135,7 +136,7 @@ def _convert(model, configure):
 def _check_model_input(model, images):
     expected = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     if expected is not None and None not in expected and tuple(images.shape[1:]) != expected:
-        raise ValueError(
+        raise InputError(
             f"representative_images are {images.shape[1:]} but model {model.name!r} takes {expected}; "
             "generate or resize the images to the model's input size"
         )
@@ -205,7 +206,7 @@ def check_int8(tflite_bytes):
     ops = footprint.operators(tflite_bytes)
     problems = []
     for side in ("input", "output"):
-        for row in footprint._io(tflite_bytes, side + "s"):
+        for row in tflite.io_rows(tflite_bytes, side + "s"):
             if row["dtype"] != "int8":
                 problems.append(f"{side} {row['name']!r} is {row['dtype']}")
     custom = [op for op in ops if op.startswith("CUSTOM:")]
@@ -215,7 +216,7 @@ def check_int8(tflite_bytes):
     if floats:
         problems.append(f"{len(floats)} ops touch float tensors ({', '.join(floats[:5])})")
     if problems:
-        raise ValueError(
+        raise InputError(
             f"not a full-integer int8 model: {'; '.join(problems)}; convert with quantize.to_int8 (builtin int8 ops, "
             "int8 input and output) and replace layers that cannot be quantized"
         )
@@ -254,7 +255,7 @@ class QuantizedTensor:
 
 
 def _io_info(tflite_bytes, side):
-    rows = footprint._io(tflite_bytes, side)
+    rows = tflite.io_rows(tflite_bytes, side)
     return [TensorInfo(r["name"], r["dtype"], r["shape"], r["scale"], r["zero_point"]) for r in rows]
 
 
@@ -268,7 +269,7 @@ def tensor_details(tflite_bytes):
 def _first(infos, what):
     info = infos[0]
     if isinstance(info.scale, tuple):
-        raise ValueError(f"the model's {what} is quantized per channel; read quantized_tensors() instead")
+        raise InputError(f"the model's {what} is quantized per channel; read quantized_tensors() instead")
     return float(info.scale), int(info.zero_point)
 
 
@@ -304,16 +305,16 @@ def quantized_tensors(tflite_bytes):
     dense kernel as (units, inputs); Keras holds them as (kh, kw, in, out), (kh, kw, channels, 1) and (inputs,
     units). Biases are int32 with scale = input scale x weight scale, zero point 0.
     """
-    model = footprint._model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     rows = []
     for i, t in enumerate(model.subgraphs[0].tensors):
         q = t.quantization
         if q is None or q.scale is None or len(q.scale) == 0:
             continue
         rows.append(QuantizedTensor(
-            i, footprint._text(t.name), footprint._dtype(t), footprint._shape(t),
+            i, tflite.text(t.name), tflite.dtype(t), tflite.shape(t),
             np.asarray(q.scale, np.float64), np.asarray(q.zeroPoint if q.zeroPoint is not None else [0], np.int64),
-            int(q.quantizedDimension), footprint._is_constant(model, t),
+            int(q.quantizedDimension), tflite.is_constant(model, t),
         ))
     return rows
 
@@ -328,10 +329,10 @@ def _find_tensor(tflite_bytes, name):
         return partial[0]
     names = [r.name for r in rows]
     if partial:
-        raise ValueError(f"{len(partial)} constant tensors contain {name!r}: {[r.name for r in partial][:8]}; "
+        raise InputError(f"{len(partial)} constant tensors contain {name!r}: {[r.name for r in partial][:8]}; "
                          "give more of the name")
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.3)
-    raise ValueError(f"no quantized constant tensor named {name!r}; close names: {close or names[:5]} "
+    raise InputError(f"no quantized constant tensor named {name!r}; close names: {close or names[:5]} "
                      "(list them all with quantized_tensors())")
 
 
@@ -340,7 +341,7 @@ def tensor_values(tflite_bytes, name, *, dequantize=False):
     tensor's name or a part of it that matches one tensor. ``dequantize=True`` returns scale * (q - zero_point)
     as float32, per channel along the quantized dimension."""
     row = _find_tensor(tflite_bytes, name)
-    model = footprint._model(tflite_bytes)
+    model = tflite.read(tflite_bytes)
     buffer = model.buffers[model.subgraphs[0].tensors[row.index].buffer]
     raw = np.asarray(buffer.data, dtype=np.uint8).tobytes()
     values = np.frombuffer(raw, dtype=np.dtype(row.dtype)).reshape(row.shape)
@@ -384,7 +385,7 @@ def _interpreter(data, kernels, num_threads):
             "running .tflite models needs LiteRT (the successor of tf.lite.Interpreter): pip install ai-edge-litert"
         ) from None
     if kernels not in KERNELS:
-        raise ValueError(f"kernels={kernels!r}: use one of {KERNELS} ('reference' computes what the camera computes)")
+        raise InputError(f"kernels={kernels!r}: use one of {KERNELS} ('reference' computes what the camera computes)")
     resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
     return Interpreter(model_content=data, num_threads=num_threads, experimental_op_resolver_type=resolver)
 
@@ -399,9 +400,9 @@ class Runner:
     """
 
     def __init__(self, tflite_bytes, num_threads=None, kernels="reference"):
-        self.data = footprint._as_bytes(tflite_bytes)
+        self.data = tflite.as_bytes(tflite_bytes)
         self.kernels = kernels
-        with footprint._captured_fds((2,)):  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+        with tflite.captured_fds((2,)):  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
             self.interpreter = _interpreter(self.data, kernels, num_threads)
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
@@ -417,12 +418,12 @@ class Runner:
     def _prepare(self, images):
         images = _check_images(images)
         if tuple(images.shape[1:]) != self.input_shape:
-            raise ValueError(f"images are {images.shape[1:]} but the model takes {self.input_shape}; resize them")
+            raise InputError(f"images are {images.shape[1:]} but the model takes {self.input_shape}; resize them")
         dtype = np.dtype(self.input["dtype"])
         if dtype.kind in "iu":
             scale, zero_point = self.input["quantization"]
             if scale == 0:
-                raise ValueError(f"the model's {dtype} input has no quantization scale; cannot map images to it")
+                raise InputError(f"the model's {dtype} input has no quantization scale; cannot map images to it")
             return quantize_input(images, scale, zero_point, dtype)
         return (images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images).astype(dtype)
 
@@ -482,5 +483,5 @@ def evaluate(tflite_bytes, images, labels, batch=64):
     """Accuracy of a .tflite model on uint8 images with integer labels."""
     labels = np.asarray(labels)
     if len(labels) != len(images):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels; pass one label per image")
+        raise InputError(f"{len(images)} images but {len(labels)} labels; pass one label per image")
     return float((predict_labels(tflite_bytes, images, batch) == labels).mean())

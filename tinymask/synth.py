@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .errors import InputError, MissingPathError
+
 __all__ = [
     "CLASSES", "DOMAINS", "ATTRIBUTES", "Batch", "generate", "image_statistics", "domain_shift",
     "colour_histogram_baseline", "course_settings", "course_splits", "samples", "PALETTE", "SKIN_TONES",
@@ -112,23 +114,23 @@ def generate(n, *, seed=0, domain="studio", size=96, classes=("mask", "no_mask")
 
 def _check_arguments(n, seed, domain, size, classes, balanced):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n={n!r}: need a whole number of images >= 1")
+        raise InputError(f"n={n!r}: need a whole number of images >= 1")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r}: need a whole number >= 0")
+        raise InputError(f"seed={seed!r}: need a whole number >= 0")
     if domain not in DOMAINS:
-        raise ValueError(f"domain={domain!r}: choose one of {DOMAINS}")
+        raise InputError(f"domain={domain!r}: choose one of {DOMAINS}")
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 512:
-        raise ValueError(f"size={size!r}: need a whole number of pixels from 16 to 512")
+        raise InputError(f"size={size!r}: need a whole number of pixels from 16 to 512")
     if isinstance(classes, str):
         classes = (classes,)
     classes = tuple(classes)
     for name in classes:
         if name not in CLASSES:
-            raise ValueError(f"class {name!r} is unknown: choose from {CLASSES}")
+            raise InputError(f"class {name!r} is unknown: choose from {CLASSES}")
     if len(classes) < 1 or len(set(classes)) != len(classes):
-        raise ValueError(f"classes={classes!r}: need one or more distinct names from {CLASSES}")
+        raise InputError(f"classes={classes!r}: need one or more distinct names from {CLASSES}")
     if balanced and n % len(classes):
-        raise ValueError(f"n={n} does not split evenly over {len(classes)} classes {classes}: "
+        raise InputError(f"n={n} does not split evenly over {len(classes)} classes {classes}: "
                          f"pass a multiple of {len(classes)} or balanced=False")
     return classes
 
@@ -633,7 +635,7 @@ def course_settings(path=None) -> dict:
     """The generator settings the course uses, from ``datasets/course_settings.json`` (or ``path``)."""
     path = Path(path) if path is not None else SETTINGS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the course settings live in the repository's datasets/ folder; "
+        raise MissingPathError(f"{path} not found: the course settings live in the repository's datasets/ folder; "
                                 f"run from a clone of the repository (pip install -e .) or pass path=")
     return json.loads(path.read_text())
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._setup import import_tensorflow
+from ._setup import import_keras, import_tensorflow
+from .errors import InputError
 
 __all__ = [
     "fit",
@@ -18,16 +19,9 @@ __all__ = [
 ]
 
 
-def _keras():
-    import_tensorflow()
-    import keras
-
-    return keras
-
-
 def _best_weights_callback():
     """A callback that keeps the weights of the epoch with the best validation accuracy and restores them at the end."""
-    keras = _keras()
+    keras = import_keras()
 
     class BestWeights(keras.callbacks.Callback):
         def __init__(self):
@@ -48,7 +42,7 @@ def _best_weights_callback():
 
 def augmentation(seed=0, rotation=0.05, zoom=0.1, contrast=0.2, brightness=0.2):
     """Random flips, small rotations and zooms, contrast and brightness, as Keras layers on [0, 1] images."""
-    keras = _keras()
+    keras = import_keras()
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
         keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1),
@@ -64,7 +58,8 @@ def to_model_input(images):
     return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
 
 
-def _dataset(images, labels, batch_size, shuffle, seed, augment):
+def tf_dataset(images, labels, batch_size, shuffle, seed, augment):
+    """A batched ``tf.data`` pipeline of (pixel / 255, label), shuffled with ``seed`` and augmented when asked."""
     tf = import_tensorflow()
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(images), np.asarray(labels)))
     if shuffle:
@@ -85,20 +80,20 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
     ``best_epoch`` (1-based) added. Silent by default (``verbose=2``: one line per epoch), so what a notebook cell
     prints does not depend on the machine, the runner or its environment.
     """
-    keras = _keras()
+    keras = import_keras()
     (x, y), (xv, yv) = train, val
     if len(x) != len(y) or len(xv) != len(yv):
-        raise ValueError(f"images and labels differ in length: train {len(x)} vs {len(y)}, val {len(xv)} vs {len(yv)}")
+        raise InputError(f"images and labels differ in length: train {len(x)} vs {len(y)}, val {len(xv)} vs {len(yv)}")
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+        raise InputError(f"epochs must be at least 1, got {epochs}")
     # one sigmoid unit (the tiny CNN): binary cross-entropy; a softmax over classes: sparse categorical
     loss = "binary_crossentropy" if model.output_shape[-1] == 1 else "sparse_categorical_crossentropy"
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["accuracy"])
     best = _best_weights_callback()
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=plateau_patience)
     history = model.fit(
-        _dataset(x, y, batch_size, True, seed, augment),
-        validation_data=_dataset(xv, yv, 256, False, seed, None),
+        tf_dataset(x, y, batch_size, True, seed, augment),
+        validation_data=tf_dataset(xv, yv, 256, False, seed, None),
         epochs=epochs, callbacks=[best, plateau, *callbacks], verbose=verbose, shuffle=False,  # the dataset shuffles itself
     )
     result = {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -121,7 +116,7 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
     if finetune_epochs:
         start = finetune_from
         if not 0 <= start < len(backbone.layers):
-            raise ValueError(f"finetune_from={start} is not a layer index of the backbone (0..{len(backbone.layers) - 1})")
+            raise InputError(f"finetune_from={start} is not a layer index of the backbone (0..{len(backbone.layers) - 1})")
         backbone.trainable = True
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and layer.__class__.__name__ != "BatchNormalization"
@@ -143,7 +138,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     """``m[i, j]``: how many images of class i were predicted as class j."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+        raise InputError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
     m = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(m, (y_true, y_pred), 1)
     return m
@@ -176,7 +171,7 @@ def subgroup_accuracy(y_true, y_pred, groups):
     """Accuracy for each value of an attribute (e.g. skin tone): ``{value: (accuracy, count)}``."""
     y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
     if not len(y_true) == len(y_pred) == len(groups):
-        raise ValueError(f"lengths differ: {len(y_true)} labels, {len(y_pred)} predictions, {len(groups)} groups")
+        raise InputError(f"lengths differ: {len(y_true)} labels, {len(y_pred)} predictions, {len(groups)} groups")
     out = {}
     for value in np.unique(groups):
         rows = groups == value
