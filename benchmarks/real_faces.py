@@ -24,6 +24,7 @@ Sections (all int8 figures use LiteRT's reference kernels, bit-exact with Tensor
 """
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -38,6 +39,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 import tinymask  # noqa: E402
+from tinymask.recipe import CAMERA, COURSE  # noqa: E402
 
 CLASSES = ("mask", "no_mask")  # the order of the course model's softmax
 WEIGHTS_DIR = ROOT / "tinymask" / "weights"
@@ -46,26 +48,12 @@ CAMERA_WEIGHTS = WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96.weights.h5"
 DATASET = ("a random 70 % of the public chandrikadeb7/Face-Mask-Detection photos (MIT-licensed repository; "
            "web-scraped photos whose people did not consent: treat with care)")
 
-#: How the camera model is made: MobileNetV1 alpha 0.25 at 96x96 RGB from Keras' ImageNet weights, trained on
-#: ``train/`` only (85 % training, 15 % selection, stratified, seed 0) with the course's two-phase transfer learning
-#: (head on a frozen backbone, then everything but batch norm) and a stronger photometric augmentation than the
-#: course's (real photos vary more in lighting); the best selection epoch is kept; full int8 calibrated on 500
-#: training photos plus an all-black and an all-white image.
-CAMERA_RECIPE = {
-    "alpha": 0.25,
-    "size": 96,
-    "channels": 3,
-    "weights": "imagenet",
-    "selection_fraction": 0.15,
-    "head_epochs": 3,
-    "finetune_epochs": 20,
-    "lr": 1e-3,
-    "finetune_lr": 3e-4,
-    "batch_size": 64,
-    "seed": 0,
-    "augmentation": {"rotation": 0.05, "zoom": 0.15, "contrast": 0.3, "brightness": 0.3},
-    "num_calibration": 500,
-}
+#: How the camera model is made (:data:`tinymask.recipe.CAMERA`): MobileNetV1 alpha 0.25 at 96x96 RGB from Keras'
+#: ImageNet weights, trained on ``train/`` only (85 % training, 15 % selection, stratified, seed 0) with the course's
+#: two-phase transfer learning (head on a frozen backbone, then everything but batch norm) and a stronger
+#: photometric augmentation than the course's (real photos vary more in lighting); the best selection epoch is kept;
+#: full int8 calibrated on 500 training photos plus an all-black and an all-white image.
+CAMERA_RECIPE = CAMERA
 CURVE_POINTS = (10, 20, 50, 100, "all")
 QUICK_POINTS = (10, 50)
 Z95 = 1.959963984540054
@@ -114,7 +102,7 @@ def load_real(real, size=96):
             for name in ("train", "validation")}
 
 
-def camera_split(train, fraction=CAMERA_RECIPE["selection_fraction"], seed=CAMERA_RECIPE["seed"]):
+def camera_split(train, fraction=CAMERA_RECIPE.selection_fraction, seed=CAMERA_RECIPE.seed):
     """``train/`` as (training, selection) pairs of (images, labels): a stratified split with tinymask.data.split."""
     from tinymask import data
 
@@ -129,31 +117,31 @@ def _counts(labels):
 # --------------------------------------------------------------------------------------------- the camera model
 def train_camera_model(real, out_dir):
     """Train the camera model with CAMERA_RECIPE on ``real/train`` and write it to ``out_dir`` (a new folder)."""
-    from tinymask import models, pipeline, quantize, train
-    from tinymask import setup
+    from tinymask import models, pipeline, quantize, setup, train
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"--train-camera-model {out}: the folder is not empty; pick a new one (nothing is overwritten)")
+        raise SystemExit(f"--train-camera-model {out}: the folder is not empty; pick a new one "
+                         "(nothing is overwritten)")
     r = CAMERA_RECIPE
-    setup(seed=r["seed"])
+    setup(seed=r.seed)
     start = time.perf_counter()
-    sets = load_real(real, r["size"])
+    sets = load_real(real, r.size)
     fit_xy, sel_xy = camera_split(sets["train"])
     print(f"training photos {_counts(fit_xy[1])}, selection photos {_counts(sel_xy[1])}; validation/ is not read")
-    model = models.mobilenet_v1(alpha=r["alpha"], input_size=r["size"], channels=r["channels"], num_classes=2,
-                                weights=r["weights"])
-    histories = train.transfer_learn(model, fit_xy, sel_xy, head_epochs=r["head_epochs"],
-                                     finetune_epochs=r["finetune_epochs"], lr=r["lr"], finetune_lr=r["finetune_lr"],
-                                     batch_size=r["batch_size"], seed=r["seed"],
-                                     augment=train.augmentation(seed=r["seed"], **r["augmentation"]))
+    model = models.mobilenet_v1(alpha=r.alpha, input_size=r.size, channels=r.channels, num_classes=2,
+                                weights=r.weights)
+    histories = train.transfer_learn(model, fit_xy, sel_xy, head_epochs=r.head_epochs,
+                                     finetune_epochs=r.finetune_epochs, lr=r.lr, finetune_lr=r.finetune_lr,
+                                     batch_size=r.batch_size, seed=r.seed,
+                                     augment=train.augmentation(seed=r.seed, **dataclasses.asdict(r.augmentation)))
     trained_s = time.perf_counter() - start
-    tflite = quantize.to_int8(model, fit_xy[0], num_calibration=r["num_calibration"], seed=r["seed"])
+    tflite = quantize.to_int8(model, fit_xy[0], num_calibration=r.num_calibration, seed=r.seed)
     out.mkdir(parents=True, exist_ok=True)
     pipeline.save_weights(model, out / CAMERA_WEIGHTS.name)
     (out / CAMERA_TFLITE.name).write_bytes(tflite)
     summary = {
-        "recipe": r,
+        "recipe": r.as_dict(),
         "photos": {"training": _counts(fit_xy[1]), "selection": _counts(sel_xy[1])},
         "seconds_training": round(trained_s, 1),
         "seconds_total": round(time.perf_counter() - start, 1),
@@ -184,23 +172,23 @@ def measure_camera_model(sets):
     result = {"file": CAMERA_TFLITE.name, "int8_bytes": len(tflite), "int8_sha256": _sha256(tflite),
               "int8": accuracy_block(y, int8_pred)}
     if CAMERA_WEIGHTS.exists():
-        model = models.mobilenet_v1(alpha=0.25, input_size=96, channels=3, num_classes=2,
-                                    weights=str(CAMERA_WEIGHTS))
+        model = models.mobilenet_v1(alpha=CAMERA.alpha, input_size=CAMERA.size, channels=CAMERA.channels,
+                                    num_classes=2, weights=str(CAMERA_WEIGHTS))
         float_pred = train.predict_labels(model, x)
         result["float"] = accuracy_block(y, float_pred)
         result["int8_float_agreement"] = float((float_pred == int8_pred).mean())
         result["weights_file"], result["weights_bytes"] = CAMERA_WEIGHTS.name, CAMERA_WEIGHTS.stat().st_size
         result["weights_sha256"] = _sha256(CAMERA_WEIGHTS.read_bytes())
-    arena = footprint.measured_arena_bytes(tflite)
-    fit = footprint.fits_board(tflite, "openmv-h7", None if arena is None else arena.total)
+    figure = footprint.arena_bytes(tflite)
+    fit = footprint.fits_board(tflite, "openmv-h7", figure.bytes)
     try:
         footprint.check_firmware_tflm(tflite)
         firmware = "loads on 4.5.6-5.0 (no per-channel FULLY_CONNECTED)"
     except footprint.FirmwareTFLMError as error:
         firmware = f"FAILS: {error}"
     result.update({
-        "arena_bytes": None if arena is None else arena.total,
-        "arena_source": "measured by TFLite Micro (host build)" if arena is not None else fit.arena_source,
+        "arena_bytes": figure.bytes if figure.measured else None,
+        "arena_source": "measured by TFLite Micro (host build)" if figure.measured else fit.arena_source,
         "input_is_pixel_minus_128": quantize.input_is_pixel_minus_128(tflite),
         "fits_openmv_h7": bool(fit.fits), "openmv_h7_model": str(fit.model), "openmv_h7_arena": str(fit.arena),
         "firmware_check": firmware,
@@ -216,7 +204,7 @@ def few_shot_recipe(n_images, batch_size=64):
     steps = math.ceil(n_images / batch_size)
     return {"head_epochs": min(20, max(2, math.ceil(40 / steps))),
             "finetune_epochs": min(60, max(8, math.ceil(240 / steps))),
-            "lr": 1e-3, "finetune_lr": 3e-4, "batch_size": batch_size}
+            "lr": COURSE.lr, "finetune_lr": COURSE.finetune_lr, "batch_size": batch_size}
 
 
 def _fixed_epochs(model, x, y, *, head_epochs, finetune_epochs, lr, finetune_lr, batch_size, seed=0):
@@ -294,16 +282,16 @@ def synthetic_figures(sets, quick=False):
              "recipe": "tinymask.pipeline.RECIPE (shapes-pretrained backbone)", "int8_sha256": _sha256(shipped),
              "int8": accuracy_block(yv, quantize.predict_labels(shipped, xv)),
              "synthetic_camera_test_int8_accuracy": quantize.evaluate(shipped, xt, yt)}]
-    recipe = {**pipeline.RECIPE, "weights": "imagenet"}
+    recipe = COURSE.replace(weights="imagenet")
     if quick:
-        recipe.update(head_epochs=2, finetune_epochs=6)
+        recipe = recipe.replace(head_epochs=2, finetune_epochs=6)
     keras.utils.set_random_seed(0)
     began = time.perf_counter()
-    model = pipeline.train_classifier(splits, classes, **recipe)
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=recipe["num_calibration"], seed=0)
+    model = pipeline.train_classifier(splits, classes, recipe)
+    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=recipe.num_calibration, seed=0)
     rows.append({"model": "synthetic splits, ImageNet weights, course recipe (what `tinymask run` trains)",
-                 "recipe": f"tinymask.pipeline.RECIPE with weights='imagenet', {recipe['head_epochs']} head + "
-                           f"{recipe['finetune_epochs']} fine-tuning epochs",
+                 "recipe": f"tinymask.pipeline.RECIPE with weights='imagenet', {recipe.head_epochs} head + "
+                           f"{recipe.finetune_epochs} fine-tuning epochs",
                  "seconds": round(time.perf_counter() - began, 1),
                  "int8": accuracy_block(yv, quantize.predict_labels(tflite, xv)),
                  "float_accuracy": float((train.predict_labels(model, xv) == yv).mean()),
@@ -410,7 +398,7 @@ def run_benchmark(real, out, quick):
         "data": {"folder": Path(real).resolve().name, "dataset": DATASET,
                  "train": _counts(sets["train"].labels), "validation": _counts(sets["validation"].labels),
                  "classes": list(CLASSES)},
-        "camera_recipe": CAMERA_RECIPE,
+        "camera_recipe": CAMERA_RECIPE.as_dict(),
         "camera_training_command": "python benchmarks/real_faces.py --real ../shared/real_faces_dev "
                                    "--train-camera-model OUT_DIR",
         "machine": _machine(),

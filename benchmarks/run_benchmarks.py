@@ -50,17 +50,17 @@ def _machine():
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "tensorflow": tensorflow.__version__,
-            "numpy": numpy.__version__, "platform": platform.platform()}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tensorflow.__version__, "numpy": numpy.__version__, "platform": platform.platform()}
 
 
 def grid_row(alpha, size, channels, head_epochs, epochs, calibration):
     """Train, quantize and measure one MobileNetV1 configuration."""
-    from tinymask import pipeline, quantize, train
+    from tinymask import pipeline, quantize, recipe, train
 
     start = time.perf_counter()
     splits, classes = pipeline.course_data(size=size, channels=channels)
-    model = pipeline.train_classifier(splits, classes, alpha=alpha, size=size, channels=channels, weights="auto",
+    model = pipeline.train_classifier(splits, classes, recipe.RUN, alpha=alpha, size=size, channels=channels,
                                       head_epochs=head_epochs, finetune_epochs=epochs)
     tflite = quantize.to_int8(model, splits["train"][0], num_calibration=calibration)
     images, labels = splits["test"]
@@ -96,7 +96,7 @@ def _measure(name, tflite, keras_pred, int8_pred, labels, start, config):
 
     summary = footprint.describe(tflite)
     arena = summary["arena"]
-    fit = footprint.fits_board(tflite, "openmv-h7", arena.total if arena else summary["greedy_estimate_bytes"])
+    fit = footprint.fits_board(tflite, "openmv-h7", summary["arena_figure"].bytes)
     macs = footprint.macs(tflite)
     latency = footprint.latency_estimate(macs)
     return {
@@ -180,7 +180,8 @@ def write_markdown(results, out):
             f"| its TFLite Micro arena (lower bound / greedy estimate) | <= 105 K | {_k(f['arena_bytes'])} "
             f"({_k(f['lower_bound_bytes'])} / {_k(f['greedy_estimate_bytes'])}) | "
             f"{verdict(f['arena_bytes'] <= AIMS['arena_a025_96'])} |",
-            f"| camera-domain accuracy, int8 (float) | >= 98 %, within 1 point | {_pct(a['int8'])} ({_pct(a['float'])}) "
+            f"| camera-domain accuracy, int8 (float) | >= 98 %, within 1 point | {_pct(a['int8'])} "
+            f"({_pct(a['float'])}) "
             f"| {verdict(a['int8'] >= 0.98 - 1e-9 and abs(a['int8'] - a['float']) <= 0.01 + 1e-9)} |",
         ]
     if rows:
@@ -202,11 +203,11 @@ def write_markdown(results, out):
         cfg = results["config"]
         lines += ["", "## Model grid", "",
                   f"Each MobileNetV1 trained {cfg['head_epochs']} head + {cfg['epochs']} fine-tuning epochs from "
-                  f"`weights=\"auto\"` (offline: ImageNet weights for alpha 0.25, from the copy tinymask ships; random init "
-                  "for other widths); "
+                  f"`weights=\"auto\"` (offline: ImageNet weights for alpha 0.25, from the copy tinymask ships; "
+                  "random init for other widths); "
                   f"the tiny CNN {cfg['tiny_epochs']} epochs from scratch; int8 calibrated on {cfg['calibration']} "
                   "training images. Accuracy on the 600 camera-domain test images (int8 with LiteRT's reference "
-                  "kernels). FPS: MACs at the course's default MAC/s (chapter 5).",
+                  "kernels). FPS: MACs at the course's default MAC/s (chapter 6).",
                   "", "Widths without a pretrained backbone offline (0.1, 0.5) start from random weights and stay at "
                   "chance (50 %) in this budget (2,000 training images, 10 epochs); the course ships a pretrained "
                   "backbone only for alpha 0.25 (online, Keras' ImageNet weights cover 0.5). Flash barely depends on "

@@ -58,7 +58,8 @@ def violations(name, text, in_package):
                 if not (in_package and parts == ["_setup"]):  # the package's own private module, inside it
                     found.append(f"{name}:{node.lineno} imports from private module {module}")
             if ours and module:
-                found += [f"{name}:{node.lineno} imports {a.name} from {module}" for a in node.names if _private(a.name)]
+                found += [f"{name}:{node.lineno} imports {a.name} from {module}"
+                          for a in node.names if _private(a.name)]
         elif isinstance(node, ast.Attribute) and _private(node.attr):
             root = node.value
             while isinstance(root, ast.Attribute):
@@ -83,12 +84,17 @@ def test_the_checker_can_fail():
 
 def test_tflite_is_the_base_layer():
     tree = ast.parse((PACKAGE / "tflite.py").read_text())
-    ours = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.level or 0) >= 1 and n.module not in ("_setup", "errors")]
+    ours = [n for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.level or 0) >= 1 and n.module not in ("_setup", "errors")]
     assert not ours, f"tinymask/tflite.py imports {[ast.unparse(n) for n in ours]}: it must depend on no other module"
 
 
 BUILTIN_ERRORS = {"ValueError", "TypeError", "RuntimeError", "FileNotFoundError", "FileExistsError",
                   "NotADirectoryError", "KeyError", "IndexError", "OSError", "Exception"}
+
+
+#: The emulator's stand-ins raise the OSError the real firmware raises (a missing file, a bad cascade path).
+FIRMWARE_OSERROR = ("openmv_emu.py", "openmv_classes.py", "openmv_stubs.py")
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
@@ -99,7 +105,7 @@ def test_errors_raised_on_purpose_are_tinymask_errors(path):
     bare = [f"{path.name}:{n.lineno} raise {n.exc.func.id}" for n in ast.walk(tree)
             if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call) and isinstance(n.exc.func, ast.Name)
             and n.exc.func.id in BUILTIN_ERRORS
-            and not (path.name == "openmv_emu.py" and n.exc.func.id == "OSError")]  # the firmware's own OSError
+            and not (path.name in FIRMWARE_OSERROR and n.exc.func.id == "OSError")]
     assert not bare, "raise a tinymask.errors class instead:\n" + "\n".join(bare)
 
 
@@ -119,3 +125,13 @@ def test_every_error_class_is_a_tinymask_error():
                 if not issubclass(cls, TinymaskError):
                     loose.append(f"{module.__name__}.{name}")
     assert not loose, f"error classes outside the TinymaskError family: {loose}"
+
+
+def test_every_module_is_reachable_as_tm_attribute():
+    """``tm.<module>`` works for every public module (``tm.pretrain`` once raised AttributeError)."""
+    import tinymask
+
+    modules = {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_")}
+    assert modules == set(tinymask._SUBMODULES), (
+        f"add to tinymask/__init__.py _SUBMODULES: {sorted(modules - set(tinymask._SUBMODULES))}; "
+        f"remove: {sorted(set(tinymask._SUBMODULES) - modules)}")

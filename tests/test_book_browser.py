@@ -438,7 +438,7 @@ def test_front_page_opens_the_introduction(visit_all):
 
 
 def test_screenshots_are_saved_for_people(visit_all):
-    for path, file in visit_all["screenshots"].items():
+    for file in visit_all["screenshots"].values():
         data = file.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{file} is not a PNG"
         width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

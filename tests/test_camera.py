@@ -1,5 +1,6 @@
-"""`tinymask camera` (tinymask/camera.py): the pure parts anywhere, then copy/run/parity/fps end to end against the
-real OpenMV firmware v5.0.0 in QEMU (../shared/openmv-qemu), whose serial pty behaves like a camera's USB port."""
+"""`tinymask camera` (tinymask/camera.py, over tinymask/camera_link.py): the pure parts anywhere, then
+copy/run/parity/fps end to end against the real OpenMV firmware v5.0.0 in QEMU (../shared/openmv-qemu), whose serial
+pty behaves like a camera's USB port."""
 
 import contextlib
 import hashlib
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tinymask import camera, cli, deploy, tflite
+from tinymask import camera, camera_link, cli, deploy, tflite
 
 ROOT = Path(__file__).resolve().parents[1]
 QEMU_DIR = ROOT.parent / "shared" / "openmv-qemu"
@@ -120,7 +121,7 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys):
                                                                              str(tmp_path / "ok.py"))
     assert "does not exist; give the folder" in run("parity", "--port", "/dev/null", "--bundle", str(tmp_path / "x"))
     # a port where nothing answers (a pty nobody reads), and the same port held by another program
-    monkeypatch.setattr(camera, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(camera_link, "CONNECT_TIMEOUT", 1.0)  # what Camera(port) waits (camera re-exports it)
     master, slave = os.openpty()
     try:
         port = os.ttyname(slave)

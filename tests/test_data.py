@@ -7,8 +7,17 @@ import pytest
 from PIL import Image, ImageFile
 
 from tinymask import data
-from tinymask.data import (Dataset, ImagesSkippedWarning, augment, interpolation_augment, load_folder,
-                           load_split_folders, oversample, split)
+from tinymask.data import (
+    Dataset,
+    ImagesSkippedWarning,
+    augment,
+    interpolation_augment,
+    load_folder,
+    load_split_folders,
+    oversample,
+    split,
+)
+from tinymask.errors import InputError
 
 RED, BLUE, GREEN = (200, 30, 30), (30, 30, 200), (30, 200, 30)
 
@@ -248,9 +257,9 @@ def test_mismatched_split_classes_are_listed(kaggle_root):
 
 
 def test_layout_mixups_point_to_the_other_loader(plain_root, kaggle_root):
-    with pytest.raises(ValueError, match=r"no Train/.*use load_folder\(\)"):
+    with pytest.raises(data.NoSplitFoldersError, match=r"no Train/.*use load_folder\(\)"):
         load_split_folders(plain_root)
-    with pytest.raises(ValueError, match=r"has no images.*use load_split_folders\(\)"):
+    with pytest.raises(InputError, match=r"has no images.*use load_split_folders\(\)"):
         load_folder(kaggle_root)
     flat_split = kaggle_root.parent / "flat"
     _write(flat_split / "Train" / "1.png", _solid(RED))
@@ -286,6 +295,18 @@ def test_subset_and_repr(plain_root):
     assert sub.files == (ds.files[4], ds.files[0]) and sub.labels.tolist() == [1, 0]
     assert np.array_equal(sub.images[1], ds.images[0])
     assert repr(ds) == "Dataset(5 images of 8x8x3, classes=('WithMask', 'WithoutMask'), skipped=0)"
+    picked = ds.subset(ds.labels == 1)  # a boolean mask picks rows, it is not read as indices 0 and 1
+    assert picked.files == ds.files[2:] and picked.attributes == {} and picked.domain is None
+
+
+def test_a_dataset_needs_one_entry_per_label():
+    images, labels = np.zeros((3, 4, 4, 3), np.uint8), np.array([0, 1, 0])
+    with pytest.raises(InputError, match=r"3 labels but 2 images"):
+        Dataset(images[:2], labels, ("a", "b"))
+    with pytest.raises(InputError, match=r"2 values of attribute 'tone'"):
+        Dataset(images, labels, ("a", "b"), attributes={"tone": np.array([1, 2])})
+    with pytest.raises(TypeError):  # files, attributes, ... are keyword-only: no silent mix-up by position
+        Dataset(images, labels, ("a", "b"), {"tone": np.array([1, 2, 3])})
 
 
 def test_to_tf_shapes_and_dtypes(plain_root):
@@ -308,7 +329,8 @@ def test_split_is_stratified_deterministic_and_a_partition():
     labels = np.array([0] * 90 + [1] * 30 + [2] * 10)
     train, val, test = split(labels, fractions=(0.7, 0.2, 0.1), seed=3)
     assert np.array_equal(np.sort(np.concatenate([train, val, test])), np.arange(130))
-    assert [np.bincount(labels[p], minlength=3).tolist() for p in (train, val, test)] == [[63, 21, 7], [18, 6, 2], [9, 3, 1]]
+    counts = [np.bincount(labels[p], minlength=3).tolist() for p in (train, val, test)]
+    assert counts == [[63, 21, 7], [18, 6, 2], [9, 3, 1]]
     again = split(labels, fractions=(0.7, 0.2, 0.1), seed=3)
     assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
     assert not np.array_equal(split(labels, fractions=(0.7, 0.2, 0.1), seed=4)[0], train)
@@ -388,3 +410,13 @@ def test_interpolation_augment(batch):
     assert all(any(np.array_equal(s, f) for f in five[5 * i: 5 * i + 5]) for i, s in enumerate(small))
     with pytest.raises(ValueError, match="uint8"):
         interpolation_augment(batch.astype(np.float32), 8)
+
+
+def test_augmentation_names_are_re_exported_from_augment():
+    """``data.augment`` and friends live in tinymask.augment; the old names are the same objects."""
+    from tinymask import augment as augment_module
+
+    assert augment_module.__all__ == ["INTERPOLATIONS", "interpolation_augment", "augment"]
+    for name in augment_module.__all__:
+        assert name in data.__all__ and getattr(data, name) is getattr(augment_module, name), name
+    assert augment is augment_module.augment and interpolation_augment is augment_module.interpolation_augment

@@ -10,7 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinymask import deploy, footprint, memory, models, openmv_emu as emu, pipeline, quantize, synth, tflite
+from tinymask import deploy, footprint, memory, models, pipeline, quantize, synth, tflite
+from tinymask import openmv_emu as emu
 from tinymask._setup import import_tensorflow
 
 CLASSES = ("mask", "no_mask")

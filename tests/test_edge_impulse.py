@@ -15,10 +15,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import edgeimpulse_api as eia
 import numpy as np
 import pytest
 
-import edgeimpulse_api as eia
 from tinymask import edge_impulse as ei
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -402,7 +402,9 @@ def test_server_that_sleeps_gives_a_timeout_message(stand_in, monkeypatch, capsy
 ])
 def test_http_errors_become_one_clear_message(client, stand_in, status, kind, advice):
     # A careless service might echo the key it got: the message must not pass it on.
-    echo = lambda r: (status, {"success": False, "error": f"bad request with key {r['headers']['x-api-key']}"})
+    def echo(r):
+        return status, {"success": False, "error": f"bad request with key {r['headers']['x-api-key']}"}
+
     stand_in.routes[("POST", f"/v1/api/{PID}/jobs/profile-tflite")] = echo
     with pytest.raises(ei.EdgeImpulseError) as raised:
         client.profile(MODEL, device="openmv-h7")

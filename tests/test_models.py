@@ -1,4 +1,5 @@
-"""Tests for tinymask.models (MobileNetV1, weight resolution, the paper's tiny CNN) and tinymask.pretrain."""
+"""Tests for tinymask.models (MobileNetV1, the paper's tiny CNN), tinymask.weight_files (weight resolution) and
+tinymask.pretrain."""
 
 import ast
 import fnmatch
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinymask import models, pretrain
+from tinymask import models, pretrain, weight_files
 
 SHIPPED = models.WEIGHTS_DIR / "mobilenet_v1_a0.25_shapes.weights.h5"
 SHIPPED_LINE = (
@@ -22,7 +23,8 @@ SHIPPED_LINE = (
 IMAGENET = models.WEIGHTS_DIR / "mobilenet_2_5_224_tf_no_top.h5"
 IMAGENET_SHA256 = "dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf"  # tinymask/weights/README.md
 # What every machine prints for these bytes, whether they came from the Keras cache or the shipped copy.
-IMAGENET_LINE = "weights: ImageNet (Keras MobileNet alpha 0.25 no-top, mobilenet_2_5_224_tf_no_top.h5, sha256 dbdb03ee...)"
+IMAGENET_LINE = ("weights: ImageNet (Keras MobileNet alpha 0.25 no-top, mobilenet_2_5_224_tf_no_top.h5, "
+                 "sha256 dbdb03ee...)")
 GRAY = "; first conv kernels summed to grayscale"
 # sha256 of the shipped backbone's first convolution kernel (float32 bytes): changes only when the file does.
 SHIPPED_CONV1_SHA256 = "7490510d1ad352a139ca72ae5dc72da644bb78e46502a9edb4b924c08b07cf24"
@@ -51,7 +53,7 @@ def _fake_imagenet_file(home, input_size=32):
     path, _ = models.imagenet_weights_path(0.5, input_size)
     assert path == home / "models" / "mobilenet_5_0_224_tf_no_top.h5"  # no 32x32 file: Keras uses the 224 one
     path.parent.mkdir(parents=True, exist_ok=True)
-    fake = models._backbone(0.5, input_size, 3)
+    fake = weight_files.keras_backbone(0.5, input_size, 3)
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, fake)
     return path, fake.get_weights()
@@ -96,7 +98,7 @@ def test_auto_resolves_to_the_shipped_imagenet_file_without_network_or_cache(off
         monkeypatch.delenv("TINYMASK_OFFLINE", raising=False)
     else:
         monkeypatch.setenv("TINYMASK_OFFLINE", offline_env)
-    monkeypatch.setattr(models, "_download", _no_download)
+    monkeypatch.setattr(weight_files, "_download", _no_download)
     started = time.perf_counter()
     model = models.mobilenet_v1(alpha=0.25, input_size=96, weights="auto")
     assert time.perf_counter() - started < 60  # a hang guard, not a speed test
@@ -118,7 +120,8 @@ def test_imagenet_for_alpha_025_works_offline_and_hashes_once(offline, monkeypat
     def no_hashing(*args):
         raise AssertionError("the shipped file was hashed a second time")
 
-    monkeypatch.setattr(models, "hashlib", types.SimpleNamespace(sha256=no_hashing))  # the checksum is cached for the process
+    # the checksum is cached for the process
+    monkeypatch.setattr(weight_files, "hashlib", types.SimpleNamespace(sha256=no_hashing))
     model = models.mobilenet_v1(alpha=0.25, input_size=32, weights="imagenet")
     assert model.weights_source == "imagenet" and Path(model.weights_path) == IMAGENET
     assert _lines(capsys) == [IMAGENET_LINE, IMAGENET_LINE]
@@ -202,7 +205,7 @@ def test_failed_download_falls_back_with_one_line_and_no_traceback(monkeypatch, 
         tried.append(url)
         raise OSError("[Errno 101] Network is unreachable")
 
-    monkeypatch.setattr(models, "_download", no_network)
+    monkeypatch.setattr(weight_files, "_download", no_network)
     model = models.mobilenet_v1(alpha=0.5, input_size=32, weights="auto")
     assert model.weights_source == "random" and tried == [models.imagenet_weights_path(0.5, 32)[1]]
     (line,) = _lines(capsys)
@@ -392,3 +395,12 @@ def test_source_task_rejects_bad_arguments():
         pretrain.make_shapes(-1)
     with pytest.raises(ValueError, match="size must"):
         pretrain.make_shapes(4, size=8)
+
+
+def test_weight_resolution_lives_in_weight_files_and_models_re_exports_it():
+    for name in ("WEIGHTS_DIR", "SHIPPED_IMAGENET", "IMAGENET_SHA256", "imagenet_weights_path", "shipped_imagenet_path",
+                 "shipped_backbone_path", "OFFLINE_ENV", "IMAGENET_ALPHAS", "IMAGENET_SIZES"):
+        assert getattr(models, name) is getattr(weight_files, name), name
+    assert models.shipped_backbone_path(0.25) == SHIPPED and models.shipped_backbone_path(0.3) is None
+    with pytest.raises(ValueError, match="alpha must be"):
+        weight_files.check_alpha(2)

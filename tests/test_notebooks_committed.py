@@ -1,4 +1,5 @@
-"""The committed notebooks are in their executed, clean form, so nbval compares every cell and the book shows real outputs."""
+"""The committed notebooks are in their executed, clean form, so nbval compares every cell and the book shows real
+outputs."""
 
 import json
 import pathlib
@@ -46,7 +47,8 @@ def test_notebook_starts_with_setup_and_uses_tags_not_comments(path):
     nb = json.loads(path.read_text())
     cells = code_cells(nb)
     setup = [i for i, c in enumerate(cells) if "tm.setup(seed=" in "".join(c["source"])]
-    assert setup and setup[0] <= 1, f"{path.name}: tm.setup(seed=...) must be the first code cell (after the Colab install cell)"
+    assert setup and setup[0] <= 1, (
+        f"{path.name}: tm.setup(seed=...) must be the first code cell (after the Colab install cell)")
     for i, cell in enumerate(cells, start=1):
         assert not NBVAL_COMMENT.search("".join(cell["source"])), (
             f"{path.name}: code cell {i} uses an NBVAL comment; use a cell tag (nbval-ignore-output, nbval-skip)"

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinymask import deploy, openmv_emu as emu, openmv_pixels as pixels, pipeline, quantize, synth
+from tinymask import deploy, pipeline, quantize, synth, synth_render
+from tinymask import openmv_emu as emu
+from tinymask import openmv_pixels as pixels
 
 SCRIPTS = deploy.SCRIPTS_DIR
 CLASSES = ("mask", "no_mask")
@@ -81,7 +83,7 @@ def test_camera_samples_survive_rgb565_exactly_and_synth_expands_like_the_firmwa
     assert np.array_equal(emu.rgb565_round_trip(camera.images), camera.images)
     # synth's sensor model quantizes to 5/6/5 bits and expands; on the firmware's 8-bit levels it is the identity.
     levels = emu.rgb565_to_rgb888(np.arange(65536, dtype=np.uint16)).astype(np.float32)
-    synth_levels = synth._rgb565(np.moveaxis(levels, -1, 0))
+    synth_levels = synth_render.rgb565(np.moveaxis(levels, -1, 0))
     assert np.array_equal(np.moveaxis(synth_levels, 0, -1), levels)
     # Studio images were never RGB565: the camera changes them by up to 7 levels.
     studio = synth.samples("studio").images
@@ -233,7 +235,7 @@ def test_face_mask_classifies_each_face_crop(model, camera, firmware, keyword, c
     crops, seen = [], []
     for frame, faces, record in zip(frames, boxes, result.frames):
         assert len(record.scores) == len(faces) == sum(line.startswith("face ") for line in record.printed)
-        for (x, y, w, h), line in zip(faces, (l for l in record.printed if l.startswith("face "))):
+        for (x, y, w, h), line in zip(faces, (ln for ln in record.printed if ln.startswith("face "))):
             dx, dy = int(w * 0.15), int(h * 0.15)  # the script's MARGIN, clipped to the frame
             x0, y0, x1, y1 = max(0, x - dx), max(0, y - dy), min(96, x + w + dx), min(96, y + h + dy)
             assert f"x={x0} y={y0} w={x1 - x0} h={y1 - y0}" in line
@@ -264,7 +266,7 @@ def test_low_power_sleeps_between_pictures(model, camera):
     assert ("sensor_sleep", {"enable": True}) in result.events
     deep = (SCRIPTS / "low_power.py").read_text().replace("DEEP_SLEEP = False", "DEEP_SLEEP = True")
     reset = run_classify(model, camera, script=deep, cycle=True, max_frames=100, capture_ms=50)
-    assert reset.ended == "board reset" and len([l for l in reset.printed if l.startswith("wake ")]) == 1
+    assert reset.ended == "board reset" and len([ln for ln in reset.printed if ln.startswith("wake ")]) == 1
 
 
 def test_collect_dataset_saves_numbered_snapshots_to_the_sd_card(camera):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tinymask import footprint, models, pipeline, profile, quantize, synth, train
+from tinymask.errors import NotAFolderError, OutputExistsError
 
 
 def test_to_channels_gray_is_luma_and_rgb_passes_through():
@@ -103,3 +104,45 @@ def test_fit_trains_a_single_sigmoid_output_with_binary_cross_entropy():
     model = models.tiny_cnn(input_size=32)
     history = train.fit(model, (images, labels), (images, labels), epochs=1, batch_size=16)
     assert model.loss == "binary_crossentropy" and "val_accuracy" in history
+
+
+# --------------------------------------------------------------------------------------------- staged output
+def test_staged_output_interrupted_keeps_the_old_folder_and_leaves_no_stage(tmp_path):
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "report.md").write_text("the good report")
+    with pytest.raises(KeyboardInterrupt):
+        with pipeline.staged_output(out, force=True) as stage:
+            (stage / "report.md").write_text("half a report")
+            raise KeyboardInterrupt  # Ctrl-C while the bundle is being written
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+    assert (out / "report.md").read_text() == "the good report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"], "a staging folder was left behind"
+
+
+def test_staged_output_replaces_only_with_force_and_only_when_complete(tmp_path):
+    out = tmp_path / "build"
+    with pipeline.staged_output(out) as stage:  # a new folder
+        assert stage.parent == out.parent.resolve() and not out.exists()
+        (stage / "a.txt").write_text("first")
+    assert [p.name for p in out.iterdir()] == ["a.txt"]
+    with pytest.raises(OutputExistsError, match="not empty"):
+        with pipeline.staged_output(out):
+            pass
+    with pipeline.staged_output(out, force=True) as stage:
+        (stage / "b.txt").write_text("second")
+    assert [p.name for p in out.iterdir()] == ["b.txt"]  # replaced, not merged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotAFolderError, match="is a file"):
+        pipeline.check_output(tmp_path / "file", force=True)
+
+
+def test_report_names_are_re_exported_from_report():
+    """``pipeline.Report`` and friends live in tinymask.report; the old names are the same objects."""
+    from tinymask import report
+
+    assert report.__all__ == ["SUBGROUP_ATTRIBUTES", "subgroup_gap", "report_markdown", "Report"]
+    for name in report.__all__:
+        assert getattr(pipeline, name) is getattr(report, name), name
+    assert {"SUBGROUP_ATTRIBUTES", "report_markdown", "Report"} <= set(pipeline.__all__)

@@ -3,11 +3,10 @@ with the float Keras model."""
 
 import numpy as np
 import pytest
+from helpers import small_cnn
 
 from tinymask import footprint, quantize, synth, train
 from tinymask._setup import import_tensorflow
-
-from helpers import small_cnn
 
 
 def trained_small_cnn(keras, images, labels, epochs=12):
@@ -177,7 +176,8 @@ def _tflm_int8_outputs(tflite, images):
     return np.concatenate(outs)
 
 
-@pytest.mark.skipif(not footprint.tflm_available(), reason="the tflite-micro wheel (Linux x86-64 only) is not installed")
+@pytest.mark.skipif(not footprint.tflm_available(),
+                    reason="the tflite-micro wheel (Linux x86-64 only) is not installed")
 def test_reference_kernels_equal_tflite_micro_bit_for_bit_on_the_camera_samples_and_xnnpack_does_not():
     from tinymask import pipeline
 
@@ -208,3 +208,14 @@ def test_unknown_kernels_are_refused_with_the_choices(trained):
     _, tflite, test = trained
     with pytest.raises(ValueError, match="reference"):
         quantize.predict(tflite, test.images[:2], kernels="fast")
+
+
+def test_running_names_are_re_exported_from_runner():
+    """``quantize.predict`` and friends live in tinymask.runner; the old names are the same objects."""
+    from tinymask import runner
+
+    moved = [name for name in runner.__all__ if name != "check_images"]
+    assert moved == ["KERNELS", "quantize_input", "Runner", "predict", "predict_labels", "evaluate"]
+    for name in moved:
+        assert name in quantize.__all__ and getattr(quantize, name) is getattr(runner, name), name
+    assert quantize.check_images is runner.check_images

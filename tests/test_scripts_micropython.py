@@ -1,4 +1,5 @@
-"""The course's OpenMV scripts on the real MicroPython VM with stand-in OpenMV modules per firmware tag (notebooks/06_openmv_deployment.ipynb).
+"""The course's OpenMV scripts on the real MicroPython VM with stand-in OpenMV modules per firmware tag
+(notebooks/07_openmv_deployment.ipynb).
 
 tests/mpvm/run.mjs runs a script under @micropython/micropython-webassembly-pyscript (Node) with the stand-ins of
 tests/mpvm/stubs/, which follow the OpenMV firmware's sources of v4.5.6, v4.7.0, v4.8.1 and v5.0.0; the 5.0.0

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from tinymask import synth
+from tinymask import data, dataset, synth
 
 # sha256 of generate(8, seed=0).images.tobytes() (and of the camera domain): these prove that the
 # images are byte-identical on every machine (checked here with numpy's AVX-512, AVX2 and SSE paths).
@@ -74,6 +74,15 @@ def test_subset(studio):
     assert len(part) == 48 and np.all(part.labels == 0)
     assert part.attributes["skin_tone"].shape == (48,)
     assert len(studio.subset(slice(0, 5))) == 5 and len(studio.subset(3)) == 1
+    picked = studio.subset([5, 2])
+    assert np.array_equal(picked.images[1], studio.images[2]) and picked.domain == "studio"
+    assert picked.attributes["lighting"].tolist() == studio.attributes["lighting"][[5, 2]].tolist()
+
+
+def test_the_generator_returns_the_one_dataset_type(camera):
+    assert synth.Batch is data.Dataset is dataset.Dataset and isinstance(camera, synth.Batch)
+    assert camera.files == () and camera.skipped == () and camera.domain == "camera"
+    assert repr(camera) == "Dataset(96 images of 96x96x3, classes=('mask', 'no_mask'), domain='camera')"
 
 
 @pytest.mark.parametrize("classes", [("mask", "no_mask"), synth.CLASSES])

@@ -42,7 +42,8 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_weights():
     labels = rng.integers(0, 2, 256)
     images = np.zeros((256, 8, 8, 3), np.uint8)
     images[labels == 1] = 255  # bright means class 1
-    net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                            keras.layers.Dense(2, activation="softmax")])
     history = train.fit(net, (images, labels), (images, labels), epochs=4, lr=0.05, batch_size=32)
     assert history["best_epoch"] is not None and max(history["val_accuracy"]) == 1.0
     assert (train.predict_labels(net, images) == labels).all()

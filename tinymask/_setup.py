@@ -1,4 +1,5 @@
-"""One setup call for every notebook: seeds, determinism, quiet logs, plot defaults (introduced in notebooks/01_memory_budget.ipynb)."""
+"""One setup call for every notebook: seeds, determinism, quiet logs, plot defaults (introduced in
+notebooks/01_memory_budget.ipynb)."""
 
 import os
 import random

@@ -1,14 +1,20 @@
-"""Image-folder loaders, splits and augmentation (introduced in notebooks/02_dataset.ipynb)."""
+"""Image-folder loaders, splits and balancing (introduced in notebooks/02_dataset.ipynb).
+
+Every loader returns a :class:`tinymask.dataset.Dataset`, re-exported here as ``data.Dataset``. The augmentation
+(:func:`augment`, :func:`interpolation_augment`, :data:`INTERPOLATIONS`) is :mod:`tinymask.augment`; those names
+are re-exported here, so ``data.augment`` is ``augment.augment``.
+"""
 
 import math
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from .augment import INTERPOLATIONS, augment, interpolation_augment
+from .dataset import Dataset
 from .errors import InputError, MissingPathError, NotAFolderError, OutputExistsError
 
 __all__ = [
@@ -16,6 +22,7 @@ __all__ = [
     "INTERPOLATIONS",
     "Dataset",
     "ImagesSkippedWarning",
+    "NoSplitFoldersError",
     "load_folder",
     "load_split_folders",
     "save_folder",
@@ -30,15 +37,6 @@ IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm")
 # Split folder names (lower-cased) accepted by load_split_folders and the key each one gets.
 _SPLIT_FOLDERS = {"train": "train", "validation": "validation", "val": "validation", "valid": "validation",
                   "test": "test"}
-#: The five interpolations of the Tiny-CNN mask paper, in order, with their Pillow filters.
-_FILTERS = {
-    "area": Image.Resampling.BOX,
-    "cubic": Image.Resampling.BICUBIC,
-    "nearest": Image.Resampling.NEAREST,
-    "linear": Image.Resampling.BILINEAR,
-    "lanczos": Image.Resampling.LANCZOS,
-}
-INTERPOLATIONS = tuple(_FILTERS)
 _IGNORED_DIRS = {"__MACOSX"}  # macOS zip-extraction debris, never a class
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
@@ -47,43 +45,9 @@ class ImagesSkippedWarning(UserWarning):
     """Some files had an image extension but could not be decoded; they are listed in Dataset.skipped."""
 
 
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Images loaded from a folder: ``images[i]`` was read from ``files[i]`` and has label ``labels[i]``,
-    an index into ``classes``."""
-
-    images: np.ndarray  # uint8, (n, size, size, channels)
-    labels: np.ndarray  # int64, (n,)
-    classes: tuple  # sorted class names (or the order passed as classes=)
-    files: tuple  # paths relative to the root that was loaded, with "/" separators
-    skipped: tuple = ()  # (relative path, reason) for every file that could not be decoded
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __repr__(self):
-        shape = "x".join(str(d) for d in self.images.shape[1:])
-        return f"Dataset({len(self)} images of {shape}, classes={self.classes}, skipped={len(self.skipped)})"
-
-    def subset(self, indices):
-        """A new Dataset with the rows ``indices`` (e.g. from split() or oversample()); skipped is kept."""
-        indices = np.asarray(indices, dtype=np.int64)
-        return Dataset(self.images[indices], self.labels[indices], self.classes,
-                       tuple(self.files[i] for i in indices), self.skipped)
-
-    def to_tf(self, batch_size=32, shuffle=False, seed=0):
-        """A batched ``tf.data.Dataset`` of (float32 image scaled to [0, 1], int64 label)."""
-        if int(batch_size) < 1:
-            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-        from ._setup import import_tensorflow
-
-        tf = import_tensorflow()
-        ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels))
-        if shuffle:
-            ds = ds.shuffle(max(len(self), 1), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(int(batch_size))
-        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+class NoSplitFoldersError(InputError):
+    """load_split_folders() found no Train/, Validation/ or Test/ folder: the folder may be a plain
+    ``<class_name>/`` layout for load_folder() (``pipeline.course_data`` falls back to it)."""
 
 
 # ---------------------------------------------------------------- folders
@@ -134,7 +98,7 @@ def _empty_class_error(class_dir):
     nested = [p.name for p in _subfolders(class_dir)]
     hint = (f" It has subfolders {nested}: for a Train/Validation/Test layout use load_split_folders()."
             if nested else "")
-    return ValueError(f"{class_dir}: class folder has no images ({', '.join(IMAGE_EXTENSIONS)}); "
+    return InputError(f"{class_dir}: class folder has no images ({', '.join(IMAGE_EXTENSIONS)}); "
                       f"add images to it or remove the folder.{hint}")
 
 
@@ -217,7 +181,8 @@ def _load(root, folder, size, channels, classes, on_error):
         if not np.any(labels == label):
             raise InputError(f"{class_dir}: none of its images could be decoded (e.g. {last_reason[label]}); "
                              f"re-export them or remove the folder")
-    return Dataset(images[: len(labels)], labels, tuple(name for name, _ in pairs), tuple(files), tuple(skipped))
+    return Dataset(images[: len(labels)], labels, tuple(name for name, _ in pairs), files=tuple(files),
+                   skipped=tuple(skipped))
 
 
 def _warn_skipped(root, skipped, shown=3):
@@ -261,7 +226,8 @@ def save_folder(images, labels, classes, path, *, overwrite=False):
         raise InputError(f"labels must be {len(images)} indexes into classes {tuple(classes)}")
     root = Path(path)
     if root.exists() and any(root.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{root} is not empty; choose a new folder or pass overwrite=True to replace its images")
+        raise OutputExistsError(f"{root} is not empty; choose a new folder or pass overwrite=True to replace its "
+                                f"images")
     written = []
     width = max(3, len(str(len(images) - 1)))
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -283,7 +249,7 @@ def _split_folders(root):
             raise InputError(f"{root}: both {found[key].name}/ and {d.name}/ are the {key} split; keep one")
         found[key] = d
     if not found:
-        raise InputError(f"{root}: no Train/, Validation/ or Test/ folder found (subfolders: "
+        raise NoSplitFoldersError(f"{root}: no Train/, Validation/ or Test/ folder found (subfolders: "
                          f"{[d.name for d in _subfolders(root)]}). Expected layout: {root}/Train/<class_name>/*.png "
                          f"(Face Mask 12K); for a plain {root}/<class_name>/ layout use load_folder()")
     return found
@@ -375,91 +341,3 @@ def oversample(labels, seed=0):
         members = np.flatnonzero(labels == c)
         parts += [members, rng.choice(members, target - count, replace=True)]
     return np.sort(np.concatenate(parts)).astype(np.int64)
-
-
-# ---------------------------------------------------------------- augmentation
-
-
-def _check_batch(images):
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise InputError(f"images must be a uint8 array of shape (n, height, width, 1 or 3), "
-                         f"got {images.dtype} {images.shape}; use Dataset.images")
-    return images
-
-
-def _to_pil(image):
-    return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-
-
-def _from_pil(im, channels):
-    arr = np.asarray(im, dtype=np.uint8)
-    return arr.reshape(arr.shape[0], arr.shape[1], channels)
-
-
-def interpolation_augment(images, size, seed=0, *, expand=False):
-    """Resize each image to ``size`` x ``size`` with one of INTERPOLATIONS (area, cubic, nearest,
-    linear, Lanczos) chosen at random per image, as in "A Tiny CNN Architecture for Medical Face Mask
-    Detection for Resource-Constrained Endpoints". With ``expand=True`` every image is returned five
-    times, once per interpolation, image by image (labels: ``np.repeat(labels, 5)``).
-
-    Load at a larger size than ``size``: resizing to the same size changes nothing.
-    """
-    images = _check_batch(images)
-    if not isinstance(size, (int, np.integer)) or size < 1:
-        raise InputError(f"size must be a positive integer, got {size!r}")
-    filters = list(_FILTERS.values())
-    n, channels = len(images), images.shape[-1]
-    if expand:
-        plan = [(i, f) for i in range(n) for f in filters]
-    else:
-        picks = np.random.default_rng(seed).integers(0, len(filters), n)
-        plan = [(i, filters[k]) for i, k in enumerate(picks)]
-    out = np.empty((len(plan), size, size, channels), dtype=np.uint8)
-    for row, (i, resample) in enumerate(plan):
-        out[row] = _from_pil(_to_pil(images[i]).resize((size, size), resample=resample), channels)
-    return out
-
-
-def _rotate(image, angle_deg):
-    """Rotate about the centre; the corners are filled from a mirrored border, not black."""
-    h, w, channels = image.shape
-    t = math.radians(angle_deg)
-    grow = abs(math.cos(t)) + abs(math.sin(t))
-    pad = math.ceil((max(h, w) * grow - min(h, w)) / 2) + 1
-    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
-    rotated = _to_pil(padded).rotate(angle_deg, resample=Image.Resampling.BILINEAR)
-    return _from_pil(rotated.crop((pad, pad, pad + w, pad + h)), channels)
-
-
-def augment(images, seed=0, *, flip=True, max_rotation_deg=10, brightness=0.2, contrast=0.2):
-    """Randomly flipped, rotated and brightness/contrast-jittered copies (uint8 in, uint8 out).
-
-    Per image: a horizontal flip with probability 1/2 (``flip=True``), a rotation uniform in
-    +-``max_rotation_deg`` (mirror-filled corners), brightness scaled by a factor in
-    1 +- ``brightness`` and contrast about the image mean by 1 +- ``contrast``. The input is never
-    modified; the same seed gives the same output. Use on training data only.
-    """
-    images = _check_batch(images)
-    if max_rotation_deg < 0 or not 0 <= brightness < 1 or not 0 <= contrast < 1:
-        raise InputError(f"need max_rotation_deg >= 0 and 0 <= brightness, contrast < 1, got "
-                         f"{max_rotation_deg}, {brightness}, {contrast}")
-    n = len(images)
-    rng = np.random.default_rng(seed)
-    flips = rng.random(n) < 0.5
-    angles = rng.uniform(-max_rotation_deg, max_rotation_deg, n)
-    gains = rng.uniform(1 - brightness, 1 + brightness, n)
-    stretches = rng.uniform(1 - contrast, 1 + contrast, n)
-    out = images.copy()
-    for i in range(n):
-        image = out[i]
-        if flip and flips[i]:
-            image = image[:, ::-1]
-        if max_rotation_deg > 0:
-            image = _rotate(image, angles[i])
-        if brightness > 0 or contrast > 0:
-            x = image.astype(np.float32) * gains[i]
-            x = (x - x.mean()) * stretches[i] + x.mean()
-            image = np.clip(np.rint(x), 0, 255).astype(np.uint8)
-        out[i] = image
-    return out

@@ -1,4 +1,5 @@
-"""Export a checked OpenMV bundle (model, labels, configured main.py) and read the camera's benchmark lines (introduced in notebooks/06_openmv_deployment.ipynb).
+"""Export a checked OpenMV bundle (model, labels, configured main.py) and read the camera's benchmark lines (introduced
+in notebooks/07_openmv_deployment.ipynb).
 
 :func:`export_bundle` refuses, with numbers, what would fail on the camera: a float or dynamic-range model, an
 int8 input that is not ``pixel - 128`` (the firmware feeds exactly that), ops TFLite Micro lacks, a model or
@@ -137,7 +138,8 @@ def configure_script(template_text, values):
         found = pattern.findall(block)
         if len(found) != 1:
             raise InputError(f"the configuration block must set {name} exactly once, found {len(found)} lines")
-        block = pattern.sub(lambda m: f"{name} = {_literal(value)}{m.group(1) or ''}", block)
+        line = f"{name} = {_literal(value)}"
+        block = pattern.sub(lambda m, line=line: line + (m.group(1) or ""), block)
     return template_text[:start] + block + template_text[end:]
 
 

@@ -1,4 +1,5 @@
-"""Tensor bytes, a board catalogue and "does it fit?" answers with numbers (introduced in notebooks/01_memory_budget.ipynb)."""
+"""Tensor bytes, a board catalogue and "does it fit?" answers with numbers (introduced in
+notebooks/01_memory_budget.ipynb)."""
 
 import difflib
 from dataclasses import dataclass
@@ -300,7 +301,8 @@ class Fit:
 
 
 def fits(nbytes, board_key, memory="ram"):
-    """Does ``nbytes`` fit on a board? ``memory`` is "ram" (the arena block where known, else all SRAM), "sram" or "flash"."""
+    """Does ``nbytes`` fit on a board? ``memory`` is "ram" (the arena block where known, else all SRAM), "sram" or
+    "flash"."""
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
         raise InputError(f"nbytes must be a non-negative integer number of bytes, got {nbytes!r}")
     b = board(board_key)

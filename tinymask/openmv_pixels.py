@@ -1,4 +1,4 @@
-"""The firmware's pixel maths: what OpenMV does to a frame before a model runs (notebooks/06_openmv_deployment.ipynb).
+"""The firmware's pixel maths: what OpenMV does to a frame before a model runs (notebooks/07_openmv_deployment.ipynb).
 
 :func:`firmware_pixels` / :func:`firmware_input` do to a frame exactly what OpenMV firmware 4.5.6+ does: the frame is
 RGB565 (8-bit RGB is truncated to 5/6/5 bits, as the camera delivers it), it is drawn into an image of the model's

@@ -1,61 +1,69 @@
-"""The course's recipe in one place: data, transfer learning, int8 conversion, and the mask model it ships (notebooks/05_int8_quantization.ipynb).
+"""The course in one function: data, transfer learning, int8, evaluation, footprint, bundle (notebooks/05, README).
 
-``python -m tinymask.pipeline --out DIR`` retrains the shipped mask model from scratch with :data:`RECIPE` and
-writes its weights and int8 ``.tflite`` to ``DIR`` (see ``tinymask/weights/README.md`` for how long it took).
+:func:`run` is the one implementation of ``tinymask run``: it trains a :class:`tinymask.recipe.Recipe` on the
+synthetic course splits or a user's folder, converts it to full int8, evaluates both on the test split (the camera
+domain for the synthetic data), measures its footprint on a board and writes the model, a bundle for the camera and
+``report.md`` / ``report.json`` to a folder, staged so that a failed run leaves nothing half-written. The shipped
+models (:func:`course_model`, :func:`course_int8`, :func:`camera_int8`) and their recipes (:data:`RECIPE`) live
+here too. ``python -m tinymask.pipeline --out DIR`` retrains the shipped mask model (tinymask/weights/README.md).
+The report (:class:`Report`, :func:`report_markdown`, the worst subgroup gap) is :mod:`tinymask.report`; its names
+are re-exported here, so ``pipeline.Report`` is ``report.Report``.
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import os
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import data, models, quantize, synth, train
-from ._setup import import_keras, setup
-from .errors import InputError
+from . import data, deploy, footprint, memory, models, quantize, synth, train
+from ._setup import import_keras, quiet_mode, setup
+from .errors import InputError, NotAFolderError, OutputExistsError
+from .recipe import BOARD, COURSE
+from .report import SUBGROUP_ATTRIBUTES, Report, report_markdown, subgroup_gap
 
 __all__ = [
     "RECIPE",
     "COURSE_WEIGHTS",
     "COURSE_INT8",
+    "CAMERA_WEIGHTS",
+    "CAMERA_INT8",
+    "SUBGROUP_ATTRIBUTES",
     "to_channels",
     "course_data",
     "train_classifier",
     "save_weights",
     "course_model",
     "course_int8",
-    "CAMERA_WEIGHTS",
-    "CAMERA_INT8",
     "camera_int8",
+    "check_output",
+    "staged_output",
+    "Report",
+    "report_markdown",
+    "run",
     "main",
 ]
 
-#: How the course's mask model is made: MobileNetV1 alpha 0.25 at 96x96 RGB from the shipped backbone, two epochs
-#: of head training on a frozen backbone, then 22 epochs fine-tuning all of it (batch norm frozen), and full-int8
-#: conversion calibrated on 500 training images plus an all-black and an all-white one.
-RECIPE = {
-    "alpha": 0.25,
-    "size": 96,
-    "channels": 3,
-    "weights": "shipped",
-    "head_epochs": 2,
-    "finetune_epochs": 22,
-    "lr": 1e-3,
-    "finetune_lr": 3e-4,
-    "batch_size": 64,
-    "seed": 0,
-    "num_calibration": 500,
-}
+#: The shipped course model's recipe, :data:`tinymask.recipe.COURSE`, as a read-only mapping (``RECIPE["seed"]``).
+RECIPE = COURSE.view()
 
 COURSE_WEIGHTS = models.WEIGHTS_DIR / "mask_mobilenet_v1_a0.25_96.weights.h5"
 COURSE_INT8 = models.WEIGHTS_DIR / "mask_mobilenet_v1_a0.25_96_int8.tflite"
 #: The camera model: the same architecture trained on real photos from ImageNet weights (tinymask/weights/
-#: MODEL_CARD.md; made by ``benchmarks/real_faces.py --train-camera-model``). It is what the lab puts on the camera.
+#: MODEL_CARD.md; made by ``benchmarks/real_faces.py --train-camera-model`` with :data:`tinymask.recipe.CAMERA`).
+#: It is what the lab puts on the camera.
 CAMERA_WEIGHTS = models.WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96.weights.h5"
 CAMERA_INT8 = models.WEIGHTS_DIR / "mask_real_mobilenet_v1_a0.25_96_int8.tflite"
 
 
+# --------------------------------------------------------------------------------------------- data
 def to_channels(images, channels):
     """uint8 images (N, H, W, 3) as RGB (``channels=3``, unchanged) or grayscale (``channels=1``, ITU-R 601 luma)."""
     images = np.asarray(images)
@@ -87,9 +95,7 @@ def course_data(*, size=96, channels=3, path=None):
     path = Path(path)
     try:
         found = data.load_split_folders(path, size=size, channels=channels)
-    except ValueError as error:
-        if "no Train/" not in str(error):
-            raise
+    except data.NoSplitFoldersError:  # no Train/Validation/Test folders: a plain class_name/*.jpg folder
         found = None
     if found is None:  # a plain class_name/*.png folder: split it 70/15/15
         full = data.load_folder(path, size=size, channels=channels)
@@ -113,23 +119,26 @@ def course_data(*, size=96, channels=3, path=None):
             out[name] = (pool[0][idx], pool[1][idx])
     return {name: out[name] for name in ("train", "validation", "test")}, classes
 
-def train_classifier(splits, classes, *, alpha=0.25, size=96, channels=3, weights="shipped", head_epochs=2,
-                     finetune_epochs=22, lr=1e-3, finetune_lr=3e-4, batch_size=64, seed=0, callbacks=(), verbose=0,
-                     **_):
-    """A MobileNetV1 classifier trained on ``splits["train"]``: with :func:`tinymask.train.transfer_learn` from
-    pretrained weights; from random init (no weights for this alpha) with :func:`tinymask.train.fit` for
-    ``head_epochs + finetune_epochs`` epochs, everything trainable (a frozen random backbone, or frozen batch norm
-    with untrained statistics, would learn nothing)."""
-    model = models.mobilenet_v1(alpha=alpha, input_size=size, channels=channels, num_classes=len(classes),
-                                weights=weights)
+
+# --------------------------------------------------------------------------------------------- training
+def train_classifier(splits, classes, recipe=None, *, callbacks=(), verbose=0, **changes):
+    """A MobileNetV1 classifier trained on ``splits["train"]`` with ``recipe`` (default :data:`COURSE`; keyword
+    ``changes`` replace its fields, and an unknown one raises InputError). Used by :func:`run` and the benchmarks.
+
+    From pretrained weights: :func:`tinymask.train.transfer_learn`. From random init (no weights for this alpha):
+    :func:`tinymask.train.fit` for ``head_epochs + finetune_epochs`` epochs, everything trainable (a frozen random
+    backbone, or frozen batch norm with untrained statistics, would learn nothing).
+    """
+    r = (COURSE if recipe is None else recipe).replace(**changes)
+    model = models.mobilenet_v1(alpha=r.alpha, input_size=r.size, channels=r.channels, num_classes=len(classes),
+                                weights=r.weights)
+    common = {"lr": r.lr, "batch_size": r.batch_size, "seed": r.seed, "callbacks": callbacks, "verbose": verbose,
+              "augment": train.augmentation(seed=r.seed, **dataclasses.asdict(r.augmentation))}
     if model.weights_source == "random":
-        train.fit(model, splits["train"], splits["validation"], epochs=head_epochs + finetune_epochs, lr=lr,
-                  batch_size=batch_size, seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks,
-                  verbose=verbose)
-        return model
-    train.transfer_learn(model, splits["train"], splits["validation"], head_epochs=head_epochs,
-                         finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, batch_size=batch_size,
-                         seed=seed, augment=train.augmentation(seed=seed), callbacks=callbacks, verbose=verbose)
+        train.fit(model, splits["train"], splits["validation"], epochs=r.head_epochs + r.finetune_epochs, **common)
+    else:
+        train.transfer_learn(model, splits["train"], splits["validation"], head_epochs=r.head_epochs,
+                             finetune_epochs=r.finetune_epochs, finetune_lr=r.finetune_lr, **common)
     return model
 
 
@@ -144,7 +153,7 @@ def save_weights(model, path):
 
 def course_model():
     """The shipped mask model (float Keras, trained with :data:`RECIPE`; classes ``mask``, ``no_mask``)."""
-    return models.mobilenet_v1(alpha=RECIPE["alpha"], input_size=RECIPE["size"], channels=RECIPE["channels"],
+    return models.mobilenet_v1(alpha=COURSE.alpha, input_size=COURSE.size, channels=COURSE.channels,
                                num_classes=2, weights=str(COURSE_WEIGHTS))
 
 
@@ -155,35 +164,185 @@ def course_int8():
 
 def camera_int8():
     """The camera model's full-int8 ``.tflite`` bytes: trained on real photos (``tinymask/weights/MODEL_CARD.md``),
-    what chapter 6 exports for the lab (introduced in notebooks/06_openmv_deployment.ipynb)."""
+    what chapter 7 exports for the lab (introduced in notebooks/07_openmv_deployment.ipynb)."""
     return CAMERA_INT8.read_bytes()
 
 
-def main(argv=None):
-    """Retrain the course's mask model with RECIPE and write its weights and int8 .tflite to --out."""
-    parser = argparse.ArgumentParser(prog="python -m tinymask.pipeline", description=main.__doc__)
-    parser.add_argument("--out", required=True, help="a new or empty folder for the two files")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        parser.error(f"{out} is not empty: pick a new folder (nothing is overwritten)")
-    out.mkdir(parents=True, exist_ok=True)
-    setup(seed=RECIPE["seed"])
+# --------------------------------------------------------------------------------------------- staged output
+def check_output(out, *, force=False):
+    """Refuse an output folder that is a file, or is not empty unless ``force`` (used by :func:`run` and
+    ``tinymask dataset``): nothing a user made is replaced silently."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotAFolderError(f"{out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise OutputExistsError(f"{out} is not empty; choose a new folder or pass force=True to replace it "
+                                "(the old folder is only removed once the new one is complete)")
+    return out
+
+
+@contextlib.contextmanager
+def staged_output(out, *, force=False):
+    """Yield a new temporary folder beside ``out`` to write into; on success it replaces ``out`` in one rename, on
+    any failure (Ctrl-C included) it is removed and ``out`` is left as it was. Checks ``out`` with
+    :func:`check_output` first. Used by :func:`run` and ``tinymask dataset``."""
+    out = check_output(out, force=force).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    stage.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+    stage.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- the run
+def _epoch_bar(total, description, show):
+    """A Keras callback that advances a tqdm bar once per epoch (when ``show``, and not under TINYMASK_QUIET)."""
+    from tqdm.auto import tqdm
+
+    keras = import_keras()
+    bar = tqdm(total=total, desc=description, unit="epoch", disable=quiet_mode() or not show, file=sys.stdout)
+
+    class EpochBar(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            bar.set_postfix(val_accuracy=f"{logs.get('val_accuracy', float('nan')):.3f}")
+            bar.update(1)
+
+    return EpochBar(), bar
+
+
+def _load(recipe, data_path, limit, say):
+    """Step 1 of :func:`run`: the splits, the class names and the synthetic test batch (None for a user's folder)."""
+    say(f"[1/6] data: {'folders under ' + str(data_path) if data_path else 'the synthetic course splits'}"
+        f" at {recipe.size}x{recipe.size}, {'grayscale' if recipe.channels == 1 else 'RGB'}")
+    test_batch = None
+    if data_path:
+        splits, classes = course_data(size=recipe.size, channels=recipe.channels, path=data_path)
+    else:
+        batches = synth.course_splits(size=recipe.size)
+        classes = tuple(batches["train"].classes)
+        splits = {k: (to_channels(b.images, recipe.channels), b.labels) for k, b in batches.items()}
+        test_batch = batches["test"]
+    if limit:
+        splits["train"] = tuple(a[:limit] for a in splits["train"])
+    say(f"      train {len(splits['train'][1])}, validation {len(splits['validation'][1])}, "
+        f"test {len(splits['test'][1])} images; classes {', '.join(classes)}")
+    return splits, classes, test_batch
+
+
+def run(recipe, data, out, *, force=False, board=BOARD, ops_per_s=None, limit=0, verbose=True):
+    """Train ``recipe`` on ``data``, convert it to int8, evaluate, measure and write ``out``; returns a Report.
+
+    ``recipe``: a :class:`tinymask.recipe.Recipe` (``recipe.RUN``: what ``tinymask run`` trains by default).
+    ``data``: None for the synthetic course splits (studio train and validation, camera-domain test), or a user's
+    folder (:func:`course_data`). ``out`` gets ``model_int8.tflite``, ``model.weights.h5``, ``openmv/`` (the bundle,
+    when the model fits ``board``), ``openmv.zip``, ``report.md`` and ``report.json``; a non-empty ``out`` is
+    refused unless ``force``, and is only replaced once the new folder is complete (:func:`staged_output`).
+    ``limit``: use at most this many training images (0: all). ``verbose``: print one line per step and an epoch
+    bar. The one implementation of ``tinymask run`` (README, command 1).
+    """
+    say = (lambda text: print(text, flush=True)) if verbose else (lambda text: None)
+    out = check_output(out, force=force)
     start = time.perf_counter()
-    splits, classes = course_data(size=RECIPE["size"], channels=RECIPE["channels"])
-    model = train_classifier(splits, classes, **RECIPE)
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=RECIPE["num_calibration"],
-                              seed=RECIPE["seed"])
-    save_weights(model, out / COURSE_WEIGHTS.name)
-    (out / COURSE_INT8.name).write_bytes(tflite)
+    target = memory.board(board)
+    ops_per_s = footprint.DEFAULT_OPS_PER_S if ops_per_s is None else ops_per_s
+    setup(seed=recipe.seed)
+    splits, classes, test_batch = _load(recipe, data, limit, say)
+
+    say(f"[2/6] training MobileNetV1 alpha {recipe.alpha:g}: {recipe.head_epochs} head + {recipe.finetune_epochs} "
+        "fine-tuning epochs")
+    callback, bar = _epoch_bar(recipe.head_epochs + recipe.finetune_epochs, "training", verbose)
+    try:
+        model = train_classifier(splits, classes, recipe, callbacks=[callback], verbose=0)  # the bar reports
+    finally:
+        bar.close()
+
+    say(f"[3/6] full-int8 conversion ({recipe.num_calibration} calibration images)")
+    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=recipe.num_calibration, seed=recipe.seed)
+
+    say("[4/6] evaluating on the test split (camera domain for the synthetic data)")
     images, labels = splits["test"]
-    summary = {
-        "seconds": round(time.perf_counter() - start, 1),
-        "float_test_accuracy": float((train.predict_labels(model, images) == labels).mean()),
-        "int8_test_accuracy": quantize.evaluate(tflite, images, labels),
-        "int8_bytes": len(tflite),
+    keras_pred = train.predict_labels(model, images)
+    int8_pred = quantize.predict_labels(tflite, images)
+    accuracy = {"float": float((keras_pred == labels).mean()), "int8": float((int8_pred == labels).mean()),
+                "agreement": float((int8_pred == keras_pred).mean()), "test_images": int(len(labels)),
+                "int8_confusion": train.confusion_matrix(labels, int8_pred, len(classes)).tolist()}
+    say(f"      float {accuracy['float']:.2%}, int8 {accuracy['int8']:.2%}, agreement {accuracy['agreement']:.2%}")
+
+    say(f"[5/6] footprint on {target.name}")
+    summary = footprint.describe(tflite)
+    figure = summary["arena_figure"]
+    arena_bytes = figure.bytes
+    arena_source = "measured with TFLite Micro" if figure.measured else f"greedy estimate; {figure.note}"
+    fit = footprint.fits_board(tflite, target, arena_bytes)
+    n_macs = footprint.macs(tflite)
+    latency = footprint.latency_estimate(n_macs, ops_per_s)
+    say(f"      flash {len(tflite):,} B, arena {arena_bytes:,} B, {latency.seconds * 1000:.1f} ms estimated; "
+        f"{'fits' if fit.fits else 'does NOT fit'}")
+
+    say(f"[6/6] writing {out}")
+    figures = {
+        "config": {"alpha": recipe.alpha, "size": recipe.size, "channels": recipe.channels,
+                   "epochs": recipe.finetune_epochs, "head_epochs": recipe.head_epochs,
+                   "data": str(data) if data else "synthetic", "weights": getattr(model, "weights_source", None),
+                   "seed": recipe.seed, "calibration": recipe.num_calibration},
+        "classes": list(classes),
+        "accuracy": accuracy,
+        "footprint": {"flash_bytes": len(tflite), "arena_bytes": int(arena_bytes), "arena_source": arena_source,
+                      "lower_bound_bytes": summary["lower_bound_bytes"],
+                      "greedy_estimate_bytes": summary["greedy_estimate_bytes"], "macs": n_macs,
+                      "latency_ms": latency.seconds * 1000, "fps": latency.fps, "ops_per_s": latency.ops_per_s,
+                      "operators": summary["operators"]},
+        "board": {"key": board, "name": target.name, "fits": bool(fit.fits), "model": str(fit.model),
+                  "arena": str(fit.arena)},
+        "subgroup_gap": subgroup_gap(test_batch, int8_pred),
+        "bundle": None,
     }
-    print(json.dumps(summary, indent=2))
+    with staged_output(out, force=force) as stage:
+        (stage / "model_int8.tflite").write_bytes(tflite)
+        save_weights(model, stage / "model.weights.h5")
+        if fit.fits:
+            bundle = deploy.export_bundle(tflite, classes, stage / "openmv", board=target.key,
+                                          arena_bytes=arena_bytes)
+            figures["bundle"] = {"folder": "openmv", "zip": bundle.zip_path.name,
+                                 "files": {name: int(size) for name, size in bundle.sizes.items()}}
+        figures["seconds"] = round(time.perf_counter() - start, 1)
+        (stage / "report.json").write_text(json.dumps(figures, indent=2) + "\n")
+        (stage / "report.md").write_text(report_markdown(figures))
+    say(f"done in {figures['seconds']:.0f} s: {out}/report.md" + (f", bundle {out}/openmv/" if fit.fits else ""))
+    return Report(out=out, figures=figures, model=model, tflite=tflite, fit=fit)
+
+
+def main(argv=None):
+    """``python -m tinymask.pipeline --out DIR``: :func:`run` with :data:`RECIPE`, its weights and int8 .tflite named as
+    in tinymask/weights/, and its figures printed as JSON (how tinymask/weights/README.md remakes the shipped model)."""
+    parser = argparse.ArgumentParser(prog="python -m tinymask.pipeline",
+                                     description="Retrain the course's mask model with RECIPE and write its weights "
+                                                 "and int8 .tflite (with a report and a bundle) to --out.")
+    parser.add_argument("--out", required=True, help="a new or empty folder for the files")
+    args = parser.parse_args(argv)
+    try:
+        report = run(COURSE, None, args.out)
+    except OutputExistsError:
+        parser.error(f"{args.out} is not empty: pick a new folder (nothing is overwritten)")
+    except NotAFolderError as error:
+        parser.error(str(error))
+    out = report.out
+    (out / "model.weights.h5").rename(out / COURSE_WEIGHTS.name)
+    (out / "model_int8.tflite").rename(out / COURSE_INT8.name)
+    accuracy = report.figures["accuracy"]
+    print(json.dumps({"seconds": report.figures["seconds"], "float_test_accuracy": accuracy["float"],
+                      "int8_test_accuracy": accuracy["int8"], "int8_bytes": len(report.tflite)}, indent=2))
 
 
 if __name__ == "__main__":

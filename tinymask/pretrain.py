@@ -1,4 +1,5 @@
-"""The shipped MobileNetV1 backbone, pretrained on procedural shapes and textures, never masks (introduced in notebooks/04_transfer_learning.ipynb)."""
+"""The shipped MobileNetV1 backbone, pretrained on procedural shapes and textures, never masks (introduced in
+notebooks/04_transfer_learning.ipynb)."""
 
 # The course runs offline, so it cannot count on ImageNet weights. This module makes a source task that has
 # nothing to do with faces or masks: 32 classes, each a shape (circle, ring, square, ...) with a fill texture

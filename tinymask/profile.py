@@ -1,4 +1,5 @@
-"""Parameters and multiply-accumulates (MACs) per layer of any Keras model (introduced in notebooks/03_mobilenet_alpha.ipynb)."""
+"""Parameters and multiply-accumulates (MACs) per layer of any Keras model (introduced in
+notebooks/03_mobilenet_alpha.ipynb)."""
 
 from dataclasses import dataclass
 

@@ -215,7 +215,7 @@ def strip_names(tflite_bytes):
 
 
 def anatomy(tflite_bytes):
-    """Where a model file's bytes go (chapter 6): ``{"int8 weights", "int32 biases", "other constants",
+    """Where a model file's bytes go (chapter 7): ``{"int8 weights", "int32 biases", "other constants",
     "quantization parameters", "names", "graph and flatbuffer structure", "total"}`` in bytes. Weights and biases
     are the constant buffers by type; quantization parameters count 4 B a scale and 8 B a zero point (int64 in the
     schema); names are tensor, subgraph and signature strings and the description; the rest is the graph itself

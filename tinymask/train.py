@@ -4,6 +4,7 @@ import numpy as np
 
 from ._setup import import_keras, import_tensorflow
 from .errors import InputError
+from .recipe import COURSE
 
 __all__ = [
     "fit",
@@ -40,8 +41,11 @@ def _best_weights_callback():
     return BestWeights()
 
 
-def augmentation(seed=0, rotation=0.05, zoom=0.1, contrast=0.2, brightness=0.2):
-    """Random flips, small rotations and zooms, contrast and brightness, as Keras layers on [0, 1] images."""
+def augmentation(seed=COURSE.seed, rotation=COURSE.augmentation.rotation, zoom=COURSE.augmentation.zoom,
+                 contrast=COURSE.augmentation.contrast, brightness=COURSE.augmentation.brightness):
+    """Random flips, small rotations and zooms, contrast and brightness, as Keras layers on [0, 1] images.
+
+    The defaults are the course recipe's (``tinymask.recipe.COURSE.augmentation``)."""
     keras = import_keras()
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -70,8 +74,8 @@ def tf_dataset(images, labels, batch_size, shuffle, seed, augment):
     return ds.prefetch(2)
 
 
-def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment=None, plateau_patience=5,
-        verbose=0, callbacks=()):
+def fit(model, train, val, *, epochs=10, lr=COURSE.lr, batch_size=COURSE.batch_size, seed=COURSE.seed, augment=None,
+        plateau_patience=5, verbose=0, callbacks=()):
     """The course's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
 
     ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
@@ -94,16 +98,20 @@ def fit(model, train, val, *, epochs=10, lr=1e-3, batch_size=64, seed=0, augment
     history = model.fit(
         tf_dataset(x, y, batch_size, True, seed, augment),
         validation_data=tf_dataset(xv, yv, 256, False, seed, None),
-        epochs=epochs, callbacks=[best, plateau, *callbacks], verbose=verbose, shuffle=False,  # the dataset shuffles itself
+        epochs=epochs, callbacks=[best, plateau, *callbacks], verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself
     )
     result = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     result["best_epoch"] = None if best.best_epoch is None else best.best_epoch + 1
     return result
 
 
-def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, finetune_from=0, lr=1e-3,
-                   finetune_lr=3e-4, batch_size=64, seed=0, augment=None, callbacks=(), verbose=0):
+def transfer_learn(model, train, val, *, head_epochs=COURSE.head_epochs, finetune_epochs=COURSE.finetune_epochs,
+                   finetune_from=0, lr=COURSE.lr, finetune_lr=COURSE.finetune_lr, batch_size=COURSE.batch_size,
+                   seed=COURSE.seed, augment=None, callbacks=(), verbose=0):
     """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
+
+    The defaults are the course recipe's (:data:`tinymask.recipe.COURSE`: 2 head + 22 fine-tuning epochs).
 
     ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
     unfreeze: 0 (the default) fine-tunes all of it, ``len(backbone.layers) * 2 // 3`` only its top third.
@@ -116,7 +124,8 @@ def transfer_learn(model, train, val, *, head_epochs=2, finetune_epochs=14, fine
     if finetune_epochs:
         start = finetune_from
         if not 0 <= start < len(backbone.layers):
-            raise InputError(f"finetune_from={start} is not a layer index of the backbone (0..{len(backbone.layers) - 1})")
+            raise InputError(f"finetune_from={start} is not a layer index of the backbone "
+                             f"(0..{len(backbone.layers) - 1})")
         backbone.trainable = True
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and layer.__class__.__name__ != "BatchNormalization"

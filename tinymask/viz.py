@@ -1,4 +1,5 @@
-"""Plots shared by the chapters: memory budgets, image grids (introduced in notebooks/01_memory_budget.ipynb and 02_dataset.ipynb)."""
+"""Plots shared by the chapters: memory budgets, image grids (introduced in notebooks/01_memory_budget.ipynb and
+02_dataset.ipynb)."""
 
 from . import memory
 
@@ -18,9 +19,11 @@ def budget_bars(items, board_key, ax=None):
     colours = ["tab:green" if n <= limit else "tab:red" for _, n in items]
     ax.barh(labels, kib, color=colours)
     ax.invert_yaxis()
-    ax.axvline(b.sram_bytes / memory.KIB, color="black", linestyle="--", label=f"all SRAM ({b.sram_bytes // memory.KIB} KiB)")
+    ax.axvline(b.sram_bytes / memory.KIB, color="black", linestyle="--",
+               label=f"all SRAM ({b.sram_bytes // memory.KIB} KiB)")
     if b.arena_bytes is not None:
-        ax.axvline(b.arena_bytes / memory.KIB, color="tab:orange", label=f"arena block ({b.arena_bytes // memory.KIB} KiB)")
+        ax.axvline(b.arena_bytes / memory.KIB, color="tab:orange",
+                   label=f"arena block ({b.arena_bytes // memory.KIB} KiB)")
     for y, value in enumerate(kib):
         ax.text(value, y, f" {value:,.1f}", va="center", fontsize=8)
     ax.set_xlabel("KiB")

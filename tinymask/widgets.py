@@ -1,4 +1,5 @@
-"""Interactive explorers for JupyterLab and Colab (introduced in notebooks/01_memory_budget.ipynb and 03_mobilenet_alpha.ipynb)."""
+"""Interactive explorers for JupyterLab and Colab (introduced in notebooks/01_memory_budget.ipynb and
+03_mobilenet_alpha.ipynb)."""
 
 from . import memory, viz
 

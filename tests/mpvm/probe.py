@@ -51,7 +51,8 @@ probe("HaarCascade(/rom/..., stages=25)", lambda: type(image.HaarCascade("/rom/h
 probe("HaarCascade('frontalface')", lambda: image.HaarCascade("frontalface", stages=25))
 probe("HaarCascade(/rom/missing)", lambda: image.HaarCascade("/rom/missing.cascade"))
 cascade = image.HaarCascade("/rom/haarcascade_frontalface.cascade", stages=25)
-probe("find_features(scale_factor=)", lambda: type(img.find_features(cascade, threshold=0.75, scale_factor=1.25)).__name__)
+probe("find_features(scale_factor=)",
+      lambda: type(img.find_features(cascade, threshold=0.75, scale_factor=1.25)).__name__)
 probe("find_features(scale=)", lambda: type(img.find_features(cascade, threshold=0.75, scale=1.25)).__name__)
 
 import ml
