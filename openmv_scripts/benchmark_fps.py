@@ -3,7 +3,7 @@
 # Firmware: OpenMV 4.5.6 or newer (ml.Model; the camera is csi.CSI where the firmware has it, 4.8.0+,
 # else `sensor`). Copy the model (.tflite) next to this script (on the SD card: the H7's internal
 # drive is 128 KB), run it from the OpenMV IDE and copy the line that starts with TINYMASK_BENCH
-# from the serial terminal into notebooks/06_openmv_deployment.ipynb (tinymask.deploy.parse_benchmark
+# from the serial terminal into notebooks/07_openmv_deployment.ipynb (tinymask.deploy.parse_benchmark
 # reads it):
 #
 #   TINYMASK_BENCH model=<file> fw=<x.y.z> board=<board> runs=<n> size=<w>x<h>x<c>
