@@ -1,4 +1,4 @@
-"""Run scripts on the real OpenMV firmware built for QEMU (../shared/openmv-qemu): chapter 6's firmware evidence.
+"""Run scripts on the real OpenMV firmware built for QEMU (../shared/openmv-qemu): chapter 7's firmware evidence.
 
 Used by tests/test_firmware_qemu.py and benchmarks/firmware_check.py. Everything here needs ``../shared/openmv-qemu``,
 ``qemu-system-arm`` and ``mpremote`` (:func:`unavailable` says which is missing); nothing else of ``../shared``.
@@ -523,6 +523,14 @@ def bundle_model_info(bundle):
             "source_sha256": manifest["source_model_sha256"], "bundle_bytes": manifest["copy_to"]["bundle_bytes"]}
 
 
+def anatomy(bundle):
+    """Where the bytes of the shipped model and of the bundle's copy go (``tinymask.tflite.anatomy``)."""
+    from tinymask import tflite
+
+    return {"model": tflite.anatomy(MODEL.read_bytes()),
+            "camera_copy": tflite.anatomy((bundle.folder / f"{TEST_MODEL}.tflite").read_bytes())}
+
+
 def firmware_info():
     """{firmware: {"elf", "sha256", "sha256_as_in_readme"}} for the two builds."""
     files, readme = firmware_sha256(), readme_sha256()
@@ -550,6 +558,7 @@ def evidence(folder):
     out = {"model": {"path": str(MODEL.relative_to(ROOT)), "bytes": MODEL.stat().st_size,
                      "sha256": sha256(MODEL.read_bytes())},
            "bundle_model": bundle_model_info(bundle),
+           "anatomy": anatomy(bundle),
            "firmware": firmware_info(), "samples": len(names),
            "scripts": {name: {} for name in SCRIPTS + ("main.py",)}, "parity": {}, "ram_size": {}, "facts": {}}
     for fw in FIRMWARES:

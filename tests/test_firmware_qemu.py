@@ -100,13 +100,14 @@ def test_firmware_has_the_differences_the_scripts_work_around(firmware, fw):
 
 
 def test_committed_evidence_is_what_the_firmware_says(firmware):
-    """benchmarks/firmware_results.json (read by chapter 6) still tells the truth: re-run, compare."""
+    """benchmarks/firmware_results.json (read by chapter 7) still tells the truth: re-run, compare."""
     committed = json.loads(RESULTS.read_text())
     assert committed["model"]["sha256"] == qf.sha256(qf.MODEL.read_bytes()), (
         "the shipped model changed: run .venv/bin/python benchmarks/firmware_check.py and commit its results")
     assert committed["firmware"] == qf.firmware_info(), "the firmware changed: rerun benchmarks/firmware_check.py"
     bundle = next(iter(firmware.values()))["bundle"]
     assert committed["bundle_model"] == qf.bundle_model_info(bundle), "the exported model changed: rerun it"
+    assert committed["anatomy"] == qf.anatomy(bundle), "the model's anatomy changed: rerun firmware_check.py"
     for fw in qf.FIRMWARES:
         seen = firmware[fw]
         assert committed["ram_size"][fw] == seen["parity"]["ram"], fw
