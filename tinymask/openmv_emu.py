@@ -32,40 +32,17 @@ from pathlib import Path
 
 import numpy as np
 
+from . import openmv_pixels
 from .errors import InputError, TinymaskError
 from .openmv_classes import CURRENT_BOARD, GRAYSCALE, RGB565, HaarCascade, Image, Model  # noqa: F401 (GRAYSCALE: re-exported)
-from .openmv_pixels import (
-    ASPECT,
-    aspect_for,
-    camera_pixels,
-    draw_image,
-    firmware_input,
-    firmware_inputs,
-    firmware_pixels,
-    gray_to_rgb565,
-    rgb565_round_trip,
-    rgb565_to_gray,
-    rgb565_to_rgb888,
-    rgb888_to_rgb565,
-)
+from .openmv_pixels import *  # noqa: F403 - the pixel maths, re-exported (openmv_pixels.__all__)
+from .openmv_pixels import camera_pixels
 from .openmv_stubs import BoardReset, make_modules
 
 __all__ = [
     "FIRMWARES",
     "FIRMWARE_MODULES",
-    # re-exported from openmv_pixels
-    "rgb888_to_rgb565",
-    "rgb565_to_rgb888",
-    "rgb565_round_trip",
-    "rgb565_to_gray",
-    "gray_to_rgb565",
-    "ASPECT",
-    "aspect_for",
-    "draw_image",
-    "camera_pixels",
-    "firmware_pixels",
-    "firmware_input",
-    "firmware_inputs",
+    *openmv_pixels.__all__,  # re-exported: the firmware's pixel maths
     # re-exported from openmv_classes and openmv_stubs
     "Image",
     "HaarCascade",
