@@ -117,12 +117,12 @@ def _counts(labels):
 # --------------------------------------------------------------------------------------------- the camera model
 def train_camera_model(real, out_dir):
     """Train the camera model with CAMERA_RECIPE on ``real/train`` and write it to ``out_dir`` (a new folder)."""
-    from tinymask import models, pipeline, quantize, setup, train
+    from tinymask import errors, folders, models, pipeline, quantize, setup, train
 
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"--train-camera-model {out}: the folder is not empty; pick a new one "
-                         "(nothing is overwritten)")
+    try:
+        out = folders.check_output(out_dir, fix="pick a new one (nothing is overwritten)")
+    except (errors.OutputExistsError, errors.NotAFolderError) as error:
+        raise SystemExit(f"--train-camera-model {error}") from None
     r = CAMERA_RECIPE
     setup(seed=r.seed)
     start = time.perf_counter()
@@ -276,7 +276,7 @@ def synthetic_figures(sets, quick=False):
     splits, classes = pipeline.course_data(size=96, channels=3)
     if tuple(classes) != CLASSES:
         raise SystemExit(f"the synthetic course classes are {classes}, expected {CLASSES}")
-    xt, yt = splits["test"]
+    xt, yt = splits["test"].images, splits["test"].labels
     shipped = pipeline.course_int8()
     rows = [{"model": "shipped synthetic course model (tinymask.pipeline.course_int8)",
              "recipe": "tinymask.pipeline.RECIPE (shapes-pretrained backbone)", "int8_sha256": _sha256(shipped),
@@ -288,7 +288,7 @@ def synthetic_figures(sets, quick=False):
     keras.utils.set_random_seed(0)
     began = time.perf_counter()
     model = pipeline.train_classifier(splits, classes, recipe)
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=recipe.num_calibration, seed=0)
+    tflite = quantize.to_int8(model, splits["train"].images, num_calibration=recipe.num_calibration, seed=0)
     rows.append({"model": "synthetic splits, ImageNet weights, course recipe (what `tinymask run` trains)",
                  "recipe": f"tinymask.pipeline.RECIPE with weights='imagenet', {recipe.head_epochs} head + "
                            f"{recipe.finetune_epochs} fine-tuning epochs",

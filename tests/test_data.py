@@ -416,7 +416,19 @@ def test_augmentation_names_are_re_exported_from_augment():
     """``data.augment`` and friends live in tinymask.augment; the old names are the same objects."""
     from tinymask import augment as augment_module
 
-    assert augment_module.__all__ == ["INTERPOLATIONS", "interpolation_augment", "augment"]
-    for name in augment_module.__all__:
+    assert augment_module.__all__ == ["INTERPOLATIONS", "interpolation_augment", "augment", "blur"]
+    for name in augment_module.__all__[:3]:  # blur is the generators' (synth_render, pretrain_shapes), not data's
         assert name in data.__all__ and getattr(data, name) is getattr(augment_module, name), name
     assert augment is augment_module.augment and interpolation_augment is augment_module.interpolation_augment
+
+
+def test_blur_is_binomial_along_one_axis_with_edges_repeated():
+    from tinymask.augment import blur
+
+    spike = np.zeros((2, 5), np.float32)
+    spike[:, 2] = 16
+    assert blur(spike, 1).tolist() == [[0, 4, 8, 4, 0]] * 2  # 1 2 1 / 4
+    assert blur(spike, 1, 5).tolist() == [[1, 4, 6, 4, 1]] * 2  # 1 4 6 4 1 / 16
+    assert blur(spike, 0).tolist() == spike.tolist()  # rows are all alike: nothing changes across them
+    edge = np.array([[16, 0, 0]], np.float32)
+    assert blur(edge, 1).tolist() == [[12, 4, 0]]  # the edge pixel is repeated, so no brightness is lost there

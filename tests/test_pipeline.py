@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tinymask import footprint, models, pipeline, profile, quantize, synth, train
+from tinymask.dataset import Dataset
 from tinymask.errors import NotAFolderError, OutputExistsError
 
 
@@ -36,11 +37,14 @@ def test_course_data_splits_a_plain_class_folder_70_15_15(tmp_path):
     _write(tmp_path, samples)
     splits, classes = pipeline.course_data(path=tmp_path, size=32)
     assert classes == tuple(sorted(samples.classes))
-    sizes = {name: len(labels) for name, (_, labels) in splits.items()}
+    assert all(isinstance(d, Dataset) and d.classes == classes for d in splits.values())
+    sizes = {name: len(d) for name, d in splits.items()}
     assert sum(sizes.values()) == len(samples.labels)
     assert sizes["train"] > sizes["validation"] > 0 and sizes["test"] > 0
-    for images, labels in splits.values():
-        assert images.shape[1:] == (32, 32, 3) and set(labels) == {0, 1, 2}
+    for d in splits.values():
+        assert d.images.shape[1:] == (32, 32, 3) and set(d.labels) == {0, 1, 2}
+    files = [f for d in splits.values() for f in d.files]  # each file in exactly one split
+    assert len(files) == len(set(files)) == len(samples.labels)
 
 
 def test_course_data_reads_a_train_validation_test_layout(tmp_path):
@@ -48,9 +52,20 @@ def test_course_data_reads_a_train_validation_test_layout(tmp_path):
     for split in ("Train", "Validation", "Test"):
         _write(tmp_path / split, samples)
     splits, classes = pipeline.course_data(path=tmp_path, size=32, channels=1)
-    assert {name: len(labels) for name, (_, labels) in splits.items()} == {
-        "train": 48, "validation": 48, "test": 48}
-    assert splits["test"][0].shape[1:] == (32, 32, 1)
+    assert {name: len(d) for name, d in splits.items()} == {"train": 48, "validation": 48, "test": 48}
+    assert splits["test"].images.shape[1:] == (32, 32, 1)
+    assert splits["test"].files[0].startswith("Test/")
+
+
+def test_course_data_synthetic_splits_are_datasets_with_their_domain_and_attributes():
+    splits, classes = pipeline.course_data(size=32, channels=1)
+    assert list(splits) == ["train", "validation", "test"] and classes == ("mask", "no_mask")
+    test = splits["test"]
+    assert isinstance(test, Dataset) and test.domain == "camera" and splits["train"].domain == "studio"
+    assert test.images.shape[1:] == (32, 32, 1) and test.images.dtype == np.uint8
+    assert set(test.attributes) >= set(pipeline.SUBGROUP_ATTRIBUTES)
+    rgb = synth.course_splits(size=32)["test"]
+    assert np.array_equal(test.labels, rgb.labels) and np.array_equal(test.images, pipeline.to_channels(rgb.images, 1))
 
 
 def test_course_data_without_train_folder_says_what_to_add(tmp_path):
@@ -136,6 +151,22 @@ def test_staged_output_replaces_only_with_force_and_only_when_complete(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotAFolderError, match="is a file"):
         pipeline.check_output(tmp_path / "file", force=True)
+
+
+def test_one_refusal_rule_for_output_folders(tmp_path):
+    """pipeline's staged output and data.save_folder refuse a non-empty folder through folders.check_output."""
+    from tinymask import data, folders
+
+    assert pipeline.check_output is folders.check_output and pipeline.staged_output is folders.staged_output
+    (tmp_path / "x.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="not empty; choose a new folder or pass force=True"):
+        pipeline.check_output(tmp_path)
+    images = np.zeros((1, 4, 4, 3), np.uint8)
+    with pytest.raises(OutputExistsError, match="not empty; choose a new folder or pass overwrite=True"):
+        data.save_folder(images, [0], ("a",), tmp_path)
+    with pytest.raises(NotAFolderError, match="is a file"):
+        data.save_folder(images, [0], ("a",), tmp_path / "x.txt")
+    assert data.save_folder(images, [0], ("a",), tmp_path, overwrite=True) == ["a/000.png"]
 
 
 def test_report_names_are_re_exported_from_report():

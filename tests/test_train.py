@@ -56,3 +56,38 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_weights():
 def test_to_model_input_scales_pixels():
     x = train.to_model_input(np.array([[0, 255]], np.uint8))
     assert x.dtype == np.float32 and x.tolist() == [[0.0, 1.0]]
+
+
+def test_pixel_rule_is_one_function_for_arrays_and_tf_tensors():
+    from tinymask import dataset
+
+    assert train.to_model_input is dataset.to_model_input
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    floats = dataset.to_model_input(pixels)
+    assert floats.dtype == np.float32 and floats.max() == 1.0 and floats[0, 0, 1, 0] == np.float32(1 / 255)
+    assert dataset.to_model_input(floats) is floats  # floats are taken as model input already
+    tf = pytest.importorskip("tensorflow")
+    in_graph = next(iter(tf.data.Dataset.from_tensor_slices(pixels).batch(1).map(dataset.to_model_input)))
+    np.testing.assert_array_equal(in_graph.numpy(), floats)  # the tf.data pipelines compute the same bytes
+    batch = next(iter(dataset.Dataset(pixels, np.array([0]), ("a", "b")).to_tf()))[0]
+    np.testing.assert_array_equal(batch.numpy(), floats)
+
+
+def test_labels_from_scores_is_argmax_or_a_sigmoid_threshold():
+    from tinymask import dataset
+
+    assert dataset.labels_from_scores([[0.2, 0.7, 0.1], [0.9, 0.05, 0.05]]).tolist() == [1, 0]
+    assert dataset.labels_from_scores([[0.5], [0.49], [0.9]]).tolist() == [1, 0, 1]  # one sigmoid unit
+    assert dataset.labels_from_scores(np.zeros((0, 2))).dtype == np.int64
+
+
+def test_fit_takes_datasets_or_pairs_and_names_a_bad_argument():
+    from tinymask import dataset
+
+    images, labels = np.zeros((4, 8, 8, 3), np.uint8), np.array([0, 1, 0, 1])
+    data = dataset.Dataset(images, labels, ("a", "b"))
+    got = dataset.images_and_labels(data)
+    assert got[0] is images and got[1] is labels
+    assert dataset.images_and_labels((images, labels))[1] is labels
+    with pytest.raises(TypeError, match="val must be a Dataset or an \\(images, labels\\) pair, got int"):
+        train.fit(None, data, 3, epochs=1)

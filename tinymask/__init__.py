@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "errors",
+    "folders",
     "memory",
     "tflite",
     "viz",
@@ -45,6 +46,7 @@ _SUBMODULES = (
     "recipe",
     "report",
     "pipeline",
+    "pretrain_shapes",
     "pretrain",
     "cli_camera",
     "cli",

@@ -5,16 +5,33 @@ import os
 import random
 import sys
 
-from .errors import InputError
+from .errors import InputError, is_int
 
-__all__ = ["setup", "quiet_mode", "import_tensorflow"]
+__all__ = ["setup", "env_flag", "quiet_mode", "offline_mode", "import_tensorflow", "import_keras",
+           "QUIET_ENV", "OFFLINE_ENV"]
 
+#: Set to 1 and progress bars stay silent (the tests and CI set it).
 QUIET_ENV = "TINYMASK_QUIET"
+#: Set to 1 and nothing touches the network: ``weights="auto"`` downloads nothing, Edge Impulse stays offline.
+OFFLINE_ENV = "TINYMASK_OFFLINE"
+
+
+def env_flag(name):
+    """True when the environment variable ``name`` is set to anything but "", "0", "false" or "False": how every
+    ``TINYMASK_*`` switch is read (:func:`quiet_mode`, :func:`offline_mode`)."""
+    return os.environ.get(name, "") not in ("", "0", "false", "False")
 
 
 def quiet_mode():
-    """True when progress bars should stay silent: under the tests and CI (``TINYMASK_QUIET=1``)."""
-    return os.environ.get(QUIET_ENV, "") not in ("", "0", "false", "False")
+    """True when progress bars should stay silent: under the tests and CI (``TINYMASK_QUIET=1``; used by ``setup``
+    and ``pipeline.run``)."""
+    return env_flag(QUIET_ENV)
+
+
+def offline_mode():
+    """True when nothing may touch the network (``TINYMASK_OFFLINE=1``; used by ``weight_files`` and
+    ``edge_impulse``)."""
+    return env_flag(OFFLINE_ENV)
 
 
 def _quiet_tensorflow_logs():
@@ -81,7 +98,7 @@ def setup(seed=0, *, tensorflow=True, quiet=None):
     """
     import numpy as np
 
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise InputError(f"seed must be a non-negative int, got {seed!r}")
     quiet = quiet_mode() if quiet is None else bool(quiet)
     if quiet:

@@ -1,5 +1,5 @@
-"""Augmentation of uint8 image batches: random interpolations, flips, rotations, brightness and contrast (introduced
-in notebooks/02_dataset.ipynb).
+"""Augmentation of uint8 image batches: random interpolations, flips, rotations, brightness and contrast, and the
+binomial blur the generators share (introduced in notebooks/02_dataset.ipynb).
 
 The folder loaders, splits and balancing are :mod:`tinymask.data`, which re-exports these names
 (``data.augment`` is ``augment.augment``).
@@ -16,6 +16,7 @@ __all__ = [
     "INTERPOLATIONS",
     "interpolation_augment",
     "augment",
+    "blur",
 ]
 
 #: The five interpolations of the Tiny-CNN mask paper, in order, with their Pillow filters.
@@ -114,4 +115,26 @@ def augment(images, seed=0, *, flip=True, max_rotation_deg=10, brightness=0.2, c
             x = (x - x.mean()) * stretches[i] + x.mean()
             image = np.clip(np.rint(x), 0, 255).astype(np.uint8)
         out[i] = image
+    return out
+
+
+def blur(a, axis, taps=3):
+    """Binomial blur of a float array along one axis (taps 3: 1 2 1, taps 5: 1 4 6 4 1), edges repeated, as shifted
+    slices: the camera's defocus in ``synth_render.camera`` and the source task's blur in ``pretrain_shapes``."""
+    r = taps // 2
+    p = np.pad(a, [(r, r) if i == axis else (0, 0) for i in range(a.ndim)], mode="edge")
+    n = a.shape[axis]
+
+    def s(k):
+        return p[(slice(None),) * axis + (slice(k, k + n),)]
+
+    if taps == 3:
+        out = s(0) + s(2)
+        out += 2.0 * s(1)
+        out *= 0.25
+    else:
+        out = s(0) + s(4)
+        out += 4.0 * (s(1) + s(3))
+        out += 6.0 * s(2)
+        out *= 1.0 / 16.0
     return out

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from . import arena, memory, tflite
-from .errors import InputError
+from .errors import InputError, is_int, is_number
 
 __all__ = ["OPENMV_FRAME_BYTES", "BoardFit", "flash_bytes", "fits_board"]
 
@@ -44,7 +44,7 @@ class BoardFit:
 
 def _arena_needed(data, arena_bytes):
     if arena_bytes is not None:
-        if isinstance(arena_bytes, bool) or not isinstance(arena_bytes, int) or arena_bytes < 0:
+        if not is_int(arena_bytes) or arena_bytes < 0:
             raise InputError(f"arena_bytes must be a non-negative int of bytes, got {arena_bytes!r}")
         return arena_bytes, "given"
     figure = arena.arena_bytes(data)
@@ -54,7 +54,7 @@ def _arena_needed(data, arena_bytes):
 
 
 def _frame_bytes(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+    if not is_number(value) or not value >= 0 or math.isinf(value):
         raise InputError(f"frame_bytes must be a number >= 0, got {value!r}")
     return int(value)
 

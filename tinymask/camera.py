@@ -241,7 +241,7 @@ def _tm_predict(n, crc):
         got = len(mv)
         _tm_buf[:got] = mv
     if got != {size}:
-        raise InputError("image of %d bytes, expected {size}" % got)
+        raise ValueError("image of %d bytes, expected {size}" % got)
     out = _tm_model.predict([_tm_img])[0].flatten().tolist()
     print({SCORES_PREFIX!r}, binascii.hexlify(struct.pack("<%df" % len(out), *out)).decode())
 '''

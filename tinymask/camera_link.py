@@ -114,9 +114,7 @@ class RunResult:
     def raised(self):
         """True when the script raised, not counting the KeyboardInterrupt of a stop after ``seconds``."""
         lines = [line for line in self.error.splitlines() if line.strip()]
-        if not lines:
-            return False
-        return not (self.stopped and lines[-1].startswith("KeyboardInterrupt"))
+        return bool(lines) and not (self.stopped and lines[-1].startswith("KeyboardInterrupt"))
 
 
 class Camera:
@@ -347,7 +345,7 @@ def _tm_recv(n, crc):
     finally:
         micropython.kbd_intr(3)
     if binascii.crc32(mv) != crc:
-        raise InputError("a chunk arrived damaged")
+        raise ValueError("a chunk arrived damaged")
     return mv
 def _tm_un(mv):
     return deflate.DeflateIO(io.BytesIO(mv), deflate.ZLIB).read() if _tm_z else mv

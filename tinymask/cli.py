@@ -31,8 +31,8 @@ def _say(*parts):
 
 def _new_output(out, force):
     """``--out`` as a Path, refused in the command line's words when it is a file, or not empty without --force
-    (:func:`tinymask.pipeline.check_output`)."""
-    from .pipeline import check_output
+    (:func:`tinymask.folders.check_output`)."""
+    from .folders import check_output
 
     try:
         return check_output(out, force=force)
@@ -141,12 +141,12 @@ def cmd_export(args):
 
 
 def cmd_dataset(args):
-    from . import data, pipeline, synth
+    from . import data, folders, synth
 
     out = _new_output(args.out, args.force)
     splits = synth.course_splits(size=args.size)
     names = {"train": "Train", "validation": "Validation", "test": "Test"}
-    with pipeline.staged_output(out, force=args.force) as stage:
+    with folders.staged_output(out, force=args.force) as stage:
         for key, batch in splits.items():
             written = data.save_folder(batch.images, batch.labels, batch.classes, stage / names[key])
             _say(f"  {names[key]}: {len(written)} images ({batch.domain if hasattr(batch, 'domain') else key})")

@@ -15,7 +15,8 @@ from PIL import Image, ImageFile, ImageOps
 
 from .augment import INTERPOLATIONS, augment, interpolation_augment
 from .dataset import Dataset
-from .errors import InputError, MissingPathError, NotAFolderError, OutputExistsError
+from .errors import InputError, MissingPathError, NotAFolderError
+from .folders import check_output
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -225,9 +226,7 @@ def save_folder(images, labels, classes, path, *, overwrite=False):
     if len(labels) != len(images) or (len(labels) and not 0 <= labels.min() <= labels.max() < len(classes)):
         raise InputError(f"labels must be {len(images)} indexes into classes {tuple(classes)}")
     root = Path(path)
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{root} is not empty; choose a new folder or pass overwrite=True to replace its "
-                                f"images")
+    check_output(root, force=overwrite, fix="choose a new folder or pass overwrite=True to replace its images")
     written = []
     width = max(3, len(str(len(images) - 1)))
     for i, (image, label) in enumerate(zip(images, labels)):

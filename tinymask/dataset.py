@@ -3,7 +3,9 @@
 The generator (``synth.generate``, where it is also called ``synth.Batch``) and the folder loaders
 (``data.load_folder``, where it is also ``data.Dataset``) both return a :class:`Dataset`: uint8 images, integer labels
 that index ``classes``, and what else is known about each image (the file it was read from, the generator's
-attributes). It imports only numpy; TensorFlow is imported by :meth:`Dataset.to_tf` alone.
+attributes). Beside it are the two conventions every model of the course shares: what goes in
+(:func:`to_model_input`, pixel / 255) and how labels come out of scores (:func:`labels_from_scores`). It imports only
+numpy; TensorFlow is imported by :meth:`Dataset.to_tf` alone.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, InputTypeError
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "to_model_input", "labels_from_scores", "images_and_labels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,5 +78,39 @@ class Dataset:
         if shuffle:
             ds = ds.shuffle(max(len(self), 1), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(int(batch_size))
-        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda x, y: (to_model_input(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def to_model_input(images):
+    """uint8 pixels -> the float32 [0, 1] images the course's models take, pixel / 255; floats pass unchanged
+    (notebooks/04_transfer_learning.ipynb). Takes a NumPy array, or a TensorFlow tensor inside a ``tf.data``
+    pipeline (:meth:`Dataset.to_tf`, ``train.fit``, ``pretrain``); ``train.to_model_input`` is this function."""
+    if type(images).__module__.startswith("tensorflow"):  # a tensor: TensorFlow is already imported
+        import tensorflow as tf
+
+        return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else images
+    images = np.asarray(images)
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+
+
+def labels_from_scores(scores):
+    """Class indexes from model scores (n, outputs): the arg-max, or score >= 0.5 for one sigmoid output (the tiny
+    CNN). Used by ``train.predict_labels``, ``runner.predict_labels`` and the emulator's ``FrameRecord.predicted``."""
+    scores = np.asarray(scores)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        return (scores[:, 0] >= 0.5).astype(np.int64)
+    return scores.argmax(axis=-1).astype(np.int64)
+
+
+def images_and_labels(data, name="data"):
+    """``(images, labels)`` of a :class:`Dataset` or of an ``(images, labels)`` pair, so that ``train.fit`` and
+    ``train.transfer_learn`` take either (``name`` names the argument in the error)."""
+    if isinstance(data, Dataset):
+        return data.images, data.labels
+    try:
+        images, labels = data
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{name} must be a Dataset or an (images, labels) pair, got {type(data).__name__}; "
+                             "pass e.g. synth.generate(200) or (images, labels)") from None
+    return images, labels

@@ -21,6 +21,7 @@ import time
 from urllib.parse import urlsplit
 
 from . import memory
+from ._setup import offline_mode
 from .edge_impulse_service import (
     CATEGORIES,
     DEFAULT_HOST,
@@ -279,14 +280,10 @@ class Offline:
 
 
 # --------------------------------------------------------------------------------------------- connect
-def _offline_env():
-    return os.environ.get("TINYMASK_OFFLINE", "") not in ("", "0", "false", "False")
-
-
 def _may_prompt():
     """A prompt only where a person can answer: never under pytest/nbval or offline, and only with a terminal or a
     notebook kernel that accepts input."""
-    if "PYTEST_CURRENT_TEST" in os.environ or _offline_env() or "pytest" in sys.modules:
+    if "PYTEST_CURRENT_TEST" in os.environ or offline_mode() or "pytest" in sys.modules:
         return False
     try:
         shell = get_ipython()  # noqa: F821 - defined inside IPython and Jupyter only
@@ -323,7 +320,7 @@ def connect(api_key=None, *, prompt=False, host=DEFAULT_HOST, ingestion_host=DEF
     key = api_key or os.environ.get(KEY_ENV, "").strip() or (_prompt_for_key() if prompt else None)
     if not key:
         return offline(f"no API key: {KEY_ENV} is not set")
-    if _offline_env() and not (is_loopback(host) and is_loopback(ingestion_host)):
+    if offline_mode() and not (is_loopback(host) and is_loopback(ingestion_host)):
         return offline("TINYMASK_OFFLINE=1 is set",
                        f"To enable: unset TINYMASK_OFFLINE and set {KEY_ENV} to a project API key "
                        "(Studio: Dashboard -> Keys)")

@@ -8,7 +8,7 @@ never a traceback. Modules add their own subclasses (``deploy.BundleError``, ``f
 """
 
 __all__ = ["TinymaskError", "InputError", "InputTypeError", "MissingPathError", "NotAFolderError",
-           "OutputExistsError", "ToolError"]
+           "OutputExistsError", "ToolError", "is_int", "is_number", "describe_error"]
 
 
 class TinymaskError(Exception):
@@ -38,3 +38,25 @@ class OutputExistsError(TinymaskError, FileExistsError):
 class ToolError(TinymaskError, RuntimeError):
     """A tool tinymask drives (the converter, TensorFlow Lite Micro, a download, the camera) failed; the message
     says what it printed and what to try."""
+
+
+# --------------------------------------------------------------------------------------------- checks
+def is_int(value):
+    """True for an ``int`` that is not a ``bool`` (``True`` is an int in Python, and never a count or a seed).
+
+    The one type check behind every "must be an int" refusal (``memory.tensor_bytes``, ``models.mobilenet_v1``,
+    ``quantize.calibration_images``, ``setup``, ...); each caller keeps its own message."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """True for an ``int`` or ``float`` that is not a ``bool`` (used by ``latency``, ``board_fit``, ``models``)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def describe_error(error, limit=120):
+    """``"TypeName: message"`` on one line, the message cut to ``limit`` characters: how a caught error is quoted
+    inside another message (``weight_files.load_weights``, ``quantize.to_int8``)."""
+    text = " ".join(str(error).split())
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

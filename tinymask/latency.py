@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from . import tflite, tflm_ops
-from .errors import InputError
+from .errors import InputError, is_number
 
 __all__ = [
     "PUBLISHED_OPS",
@@ -157,13 +157,13 @@ class Latency:
 
 
 def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+    if not is_number(value) or not value > 0 or math.isinf(value):
         raise InputError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
 
 def _non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+    if not is_number(value) or not value >= 0 or math.isinf(value):
         raise InputError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
 
@@ -290,7 +290,7 @@ def battery_estimate(inference_s, *, period_s=60.0, sleep="lightsleep", wake_s=W
             f"the board is awake {awake:g} s a wake-up ({sleep}, inference_s + wake_s + boot) but period_s is "
             f"{period_s:g} s; make the period longer than the awake time"
         )
-    if isinstance(efficiency, bool) or not isinstance(efficiency, (int, float)) or not 0 < efficiency <= 1:
+    if not is_number(efficiency) or not 0 < efficiency <= 1:
         raise InputError(f"efficiency must be in (0, 1], got {efficiency!r}")
     battery_j = _positive("battery_mah", battery_mah) / 1000 * 3600 * _positive("battery_v", battery_v) * efficiency
     awake_as, asleep_as = active * awake, asleep_a * (period_s - awake)

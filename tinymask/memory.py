@@ -4,7 +4,7 @@ notebooks/01_memory_budget.ipynb)."""
 import difflib
 from dataclasses import dataclass
 
-from .errors import InputError
+from .errors import InputError, is_int
 
 __all__ = [
     "DTYPE_BYTES",
@@ -234,7 +234,7 @@ def tensor_bytes(shape, dtype="float32"):
         raise InputError("shape is empty; give the tensor's dimensions, e.g. (96, 96, 3)")
     count = 1
     for i, dim in enumerate(shape):
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+        if not is_int(dim) or dim <= 0:
             raise InputError(
                 f"shape {shape} has {dim!r} at index {i}; every dimension must be a positive integer"
             )
@@ -303,7 +303,7 @@ class Fit:
 def fits(nbytes, board_key, memory="ram"):
     """Does ``nbytes`` fit on a board? ``memory`` is "ram" (the arena block where known, else all SRAM), "sram" or
     "flash"."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+    if not is_int(nbytes) or nbytes < 0:
         raise InputError(f"nbytes must be a non-negative integer number of bytes, got {nbytes!r}")
     b = board(board_key)
     if memory == "ram":

@@ -5,7 +5,7 @@ Where the weights come from (the Keras cache, the copies tinymask ships, downloa
 """
 
 from ._setup import import_keras
-from .errors import InputError
+from .errors import InputError, is_int, is_number
 from .weight_files import (
     BACKBONE,
     IMAGENET_ALPHAS,
@@ -41,7 +41,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------- validation
 def _check_int(name, value, low, hint):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not is_int(value) or value < low:
         raise InputError(f"{name} must be an int >= {low} ({hint}), got {value!r}")
     return value
 
@@ -53,7 +53,7 @@ def _check_channels(channels):
 
 
 def _check_dropout(dropout):
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+    if not is_number(dropout) or not 0.0 <= dropout < 1.0:
         raise InputError(f"dropout must be a rate in [0, 1), got {dropout!r}")
     return float(dropout)
 

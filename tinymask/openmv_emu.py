@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import openmv_pixels
+from .dataset import labels_from_scores
 from .errors import InputError, TinymaskError
 from .openmv_classes import CURRENT_BOARD, GRAYSCALE, RGB565, HaarCascade, Image, Model  # noqa: F401 (GRAYSCALE: re-exported)
 from .openmv_pixels import *  # noqa: F403 - the pixel maths, re-exported (openmv_pixels.__all__)
@@ -107,11 +108,7 @@ class FrameRecord:
     @property
     def predicted(self):
         """Arg-max class index of each prediction (score >= 0.5 for a single output)."""
-        out = []
-        for scores in self.scores:
-            s = np.asarray(scores[0]).ravel()
-            out.append(int(s[0] >= 0.5) if s.size == 1 else int(np.argmax(s)))
-        return out
+        return [int(labels_from_scores(np.asarray(scores[0]).reshape(1, -1))[0]) for scores in self.scores]
 
 
 @dataclass

@@ -6,18 +6,15 @@ domain for the synthetic data), measures its footprint on a board and writes the
 ``report.md`` / ``report.json`` to a folder, staged so that a failed run leaves nothing half-written. The shipped
 models (:func:`course_model`, :func:`course_int8`, :func:`camera_int8`) and their recipes (:data:`RECIPE`) live
 here too. ``python -m tinymask.pipeline --out DIR`` retrains the shipped mask model (tinymask/weights/README.md).
-The report (:class:`Report`, :func:`report_markdown`, the worst subgroup gap) is :mod:`tinymask.report`; its names
-are re-exported here, so ``pipeline.Report`` is ``report.Report``.
+The report (:class:`Report`, :func:`report_markdown`, the worst subgroup gap) is :mod:`tinymask.report` and the safe
+output folder (:func:`check_output`, :func:`staged_output`) is :mod:`tinymask.folders`; their names are re-exported
+here, so ``pipeline.Report`` is ``report.Report``.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +23,7 @@ import numpy as np
 from . import data, deploy, footprint, memory, models, quantize, synth, train
 from ._setup import import_keras, quiet_mode, setup
 from .errors import InputError, NotAFolderError, OutputExistsError
+from .folders import check_output, staged_output
 from .recipe import BOARD, COURSE
 from .report import SUBGROUP_ATTRIBUTES, Report, report_markdown, subgroup_gap
 
@@ -80,44 +78,39 @@ def to_channels(images, channels):
 
 
 def course_data(*, size=96, channels=3, path=None):
-    """The train / validation / test splits as ``{name: (images, labels)}`` and the class names.
+    """The train / validation / test splits as ``{name: Dataset}`` and the class names (notebooks 05, 06, 08).
 
     With no ``path`` they are the course's synthetic splits (studio-domain train and validation, camera-domain
-    test) at ``size``; with ``path`` a user's folders, read by :func:`tinymask.data.load_split_folders` (a
-    ``Train|Validation|Test`` layout) or, for a plain ``class_name/*.jpg`` folder, :func:`tinymask.data.load_folder`
-    split 70/15/15 with stratification.
+    test, with their attributes) at ``size``; with ``path`` a user's folders, read by
+    :func:`tinymask.data.load_split_folders` (a ``Train|Validation|Test`` layout) or, for a plain
+    ``class_name/*.jpg`` folder, :func:`tinymask.data.load_folder` split 70/15/15 with stratification.
+    ``splits["test"].images`` and ``.labels`` are the arrays; ``train.fit`` takes the Datasets as they are.
     """
     if path is None:
         splits = synth.course_splits(size=size)
-        classes = tuple(splits["train"].classes)
-        out = {name: (to_channels(b.images, channels), np.asarray(b.labels)) for name, b in splits.items()}
-        return {"train": out["train"], "validation": out["validation"], "test": out["test"]}, classes
+        out = {name: dataclasses.replace(d, images=to_channels(d.images, channels)) for name, d in splits.items()}
+        return {name: out[name] for name in ("train", "validation", "test")}, tuple(out["train"].classes)
     path = Path(path)
     try:
-        found = data.load_split_folders(path, size=size, channels=channels)
-    except data.NoSplitFoldersError:  # no Train/Validation/Test folders: a plain class_name/*.jpg folder
-        found = None
-    if found is None:  # a plain class_name/*.png folder: split it 70/15/15
-        full = data.load_folder(path, size=size, channels=channels)
-        pool, classes, missing = (full.images, full.labels), tuple(full.classes), ("train", "validation", "test")
-        out = {}
+        out = data.load_split_folders(path, size=size, channels=channels)
+    except data.NoSplitFoldersError:  # no Train/Validation/Test folders: a plain class_name/*.png folder
+        out = {"pool": data.load_folder(path, size=size, channels=channels)}
+        missing = ("train", "validation", "test")
     else:
-        if "train" not in found:
-            raise InputError(f"{path}: has {sorted(found)} split folders but no Train/; add {path}/Train/<class>/")
-        classes = tuple(found["train"].classes)
-        out = {name: (d.images, d.labels) for name, d in found.items()}
+        if "train" not in out:
+            raise InputError(f"{path}: has {sorted(out)} split folders but no Train/; add {path}/Train/<class>/")
         missing = tuple(name for name in ("validation", "test") if name not in out)
-        pool = out.pop("train") if missing else None
-        missing = ("train", *missing) if missing else ()
+        if missing:  # split Train/ into what is missing
+            out["pool"], missing = out.pop("train"), ("train", *missing)
     if missing:
+        pool = out.pop("pool")
         fractions = {3: (0.7, 0.15, 0.15), 2: (0.85, 0.15)}[len(missing)]
-        parts = data.split(pool[1], fractions=fractions, seed=0)
-        for name, idx in zip(missing, parts):
-            if len(idx) == 0 or len(np.unique(pool[1][idx])) < len(classes):
+        for name, idx in zip(missing, data.split(pool.labels, fractions=fractions, seed=0)):
+            if len(idx) == 0 or len(np.unique(pool.labels[idx])) < len(pool.classes):
                 raise InputError(f"{path}: too few images to make a {name} split with every class "
-                                 f"({len(pool[1])} images for {len(classes)} classes); add images")
-            out[name] = (pool[0][idx], pool[1][idx])
-    return {name: out[name] for name in ("train", "validation", "test")}, classes
+                                 f"({len(pool)} images for {len(pool.classes)} classes); add images")
+            out[name] = pool.subset(idx)
+    return {name: out[name] for name in ("train", "validation", "test")}, tuple(out["train"].classes)
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -168,42 +161,6 @@ def camera_int8():
     return CAMERA_INT8.read_bytes()
 
 
-# --------------------------------------------------------------------------------------------- staged output
-def check_output(out, *, force=False):
-    """Refuse an output folder that is a file, or is not empty unless ``force`` (used by :func:`run` and
-    ``tinymask dataset``): nothing a user made is replaced silently."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotAFolderError(f"{out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise OutputExistsError(f"{out} is not empty; choose a new folder or pass force=True to replace it "
-                                "(the old folder is only removed once the new one is complete)")
-    return out
-
-
-@contextlib.contextmanager
-def staged_output(out, *, force=False):
-    """Yield a new temporary folder beside ``out`` to write into; on success it replaces ``out`` in one rename, on
-    any failure (Ctrl-C included) it is removed and ``out`` is left as it was. Checks ``out`` with
-    :func:`check_output` first. Used by :func:`run` and ``tinymask dataset``."""
-    out = check_output(out, force=force).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    stage.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-    stage.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------------------------- the run
 def _epoch_bar(total, description, show):
     """A Keras callback that advances a tqdm bar once per epoch (when ``show``, and not under TINYMASK_QUIET)."""
@@ -222,22 +179,15 @@ def _epoch_bar(total, description, show):
 
 
 def _load(recipe, data_path, limit, say):
-    """Step 1 of :func:`run`: the splits, the class names and the synthetic test batch (None for a user's folder)."""
+    """Step 1 of :func:`run`: the splits (Datasets) and the class names."""
     say(f"[1/6] data: {'folders under ' + str(data_path) if data_path else 'the synthetic course splits'}"
         f" at {recipe.size}x{recipe.size}, {'grayscale' if recipe.channels == 1 else 'RGB'}")
-    test_batch = None
-    if data_path:
-        splits, classes = course_data(size=recipe.size, channels=recipe.channels, path=data_path)
-    else:
-        batches = synth.course_splits(size=recipe.size)
-        classes = tuple(batches["train"].classes)
-        splits = {k: (to_channels(b.images, recipe.channels), b.labels) for k, b in batches.items()}
-        test_batch = batches["test"]
+    splits, classes = course_data(size=recipe.size, channels=recipe.channels, path=data_path or None)
     if limit:
-        splits["train"] = tuple(a[:limit] for a in splits["train"])
-    say(f"      train {len(splits['train'][1])}, validation {len(splits['validation'][1])}, "
-        f"test {len(splits['test'][1])} images; classes {', '.join(classes)}")
-    return splits, classes, test_batch
+        splits["train"] = splits["train"].subset(slice(0, limit))
+    say(f"      train {len(splits['train'])}, validation {len(splits['validation'])}, "
+        f"test {len(splits['test'])} images; classes {', '.join(classes)}")
+    return splits, classes
 
 
 def run(recipe, data, out, *, force=False, board=BOARD, ops_per_s=None, limit=0, verbose=True):
@@ -257,7 +207,7 @@ def run(recipe, data, out, *, force=False, board=BOARD, ops_per_s=None, limit=0,
     target = memory.board(board)
     ops_per_s = footprint.DEFAULT_OPS_PER_S if ops_per_s is None else ops_per_s
     setup(seed=recipe.seed)
-    splits, classes, test_batch = _load(recipe, data, limit, say)
+    splits, classes = _load(recipe, data, limit, say)
 
     say(f"[2/6] training MobileNetV1 alpha {recipe.alpha:g}: {recipe.head_epochs} head + {recipe.finetune_epochs} "
         "fine-tuning epochs")
@@ -268,10 +218,11 @@ def run(recipe, data, out, *, force=False, board=BOARD, ops_per_s=None, limit=0,
         bar.close()
 
     say(f"[3/6] full-int8 conversion ({recipe.num_calibration} calibration images)")
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=recipe.num_calibration, seed=recipe.seed)
+    tflite = quantize.to_int8(model, splits["train"].images, num_calibration=recipe.num_calibration,
+                              seed=recipe.seed)
 
     say("[4/6] evaluating on the test split (camera domain for the synthetic data)")
-    images, labels = splits["test"]
+    images, labels = splits["test"].images, splits["test"].labels
     keras_pred = train.predict_labels(model, images)
     int8_pred = quantize.predict_labels(tflite, images)
     accuracy = {"float": float((keras_pred == labels).mean()), "int8": float((int8_pred == labels).mean()),
@@ -305,7 +256,7 @@ def run(recipe, data, out, *, force=False, board=BOARD, ops_per_s=None, limit=0,
                       "operators": summary["operators"]},
         "board": {"key": board, "name": target.name, "fits": bool(fit.fits), "model": str(fit.model),
                   "arena": str(fit.arena)},
-        "subgroup_gap": subgroup_gap(test_batch, int8_pred),
+        "subgroup_gap": subgroup_gap(splits["test"], int8_pred),
         "bundle": None,
     }
     with staged_output(out, force=force) as stage:

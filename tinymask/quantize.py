@@ -17,7 +17,8 @@ import numpy as np
 
 from . import footprint, tflite
 from ._setup import import_tensorflow
-from .errors import InputError, ToolError
+from .dataset import to_model_input
+from .errors import InputError, ToolError, describe_error, is_int
 from .runner import KERNELS, Runner, check_images, evaluate, predict, predict_labels, quantize_input
 
 __all__ = [
@@ -60,7 +61,7 @@ def calibration_images(images, num_calibration=200, *, seed=0, pin_range=True):
             f"representative_images must be uint8 pixels (0..255), got dtype {images.dtype}; pass the raw images "
             "(e.g. synth.generate(200).images), not images already divided by 255"
         )
-    if isinstance(num_calibration, bool) or not isinstance(num_calibration, int) or num_calibration < 1:
+    if not is_int(num_calibration) or num_calibration < 1:
         raise InputError(
             f"num_calibration must be an int >= 1 (how many images to calibrate on), got {num_calibration!r}"
         )
@@ -79,7 +80,7 @@ def representative_dataset(images):
 
     def generate():
         for image in images:
-            yield [image[None].astype(np.float32) / 255.0]
+            yield [to_model_input(image[None])]
 
     return generate
 
@@ -92,11 +93,6 @@ def _quiet():
             tflite.captured_fds() as log:
         warnings.simplefilter("ignore")
         yield log
-
-
-def _short(error):
-    text = " ".join(str(error).split())
-    return text if len(text) <= 600 else text[:597] + "..."
 
 
 def _convert(model, configure):
@@ -115,7 +111,7 @@ def _convert(model, configure):
             configure(converter)
             return converter.convert()
     except Exception as error:  # noqa: BLE001 - try the SavedModel path next
-        errors.append(f"from_keras_model: {type(error).__name__}: {_short(error)}")
+        errors.append(f"from_keras_model: {describe_error(error, limit=600)}")
     try:
         with tempfile.TemporaryDirectory() as tmp, _quiet():
             model.export(tmp, format="tf_saved_model")
@@ -123,7 +119,7 @@ def _convert(model, configure):
             configure(converter)
             return converter.convert()
     except Exception as error:  # noqa: BLE001
-        errors.append(f"export + from_saved_model: {type(error).__name__}: {_short(error)}")
+        errors.append(f"export + from_saved_model: {describe_error(error, limit=600)}")
     raise ToolError(
         f"TFLite conversion of model {getattr(model, 'name', model)!r} failed both ways ({'; '.join(errors)}); "
         "check that the model is built (called once) and uses layers TFLite can convert"

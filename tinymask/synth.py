@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
-from .errors import InputError, MissingPathError
+from .errors import InputError, MissingPathError, is_int
 from .synth_render import camera, per_image, render, to_uint8
 from .synth_scene import (  # noqa: F401 - IRIS_COLOURS: every synth.X name of before the split still works
     ATTRIBUTES,
@@ -87,7 +87,7 @@ def generate(n, *, seed=0, domain="studio", size=96, classes=("mask", "no_mask")
 
 
 def _check_arguments(n, seed, domain, size, classes, balanced):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not (is_int(n) or isinstance(n, np.integer)) or n < 1:
         raise InputError(f"n={n!r}: need a whole number of images >= 1")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed={seed!r}: need a whole number >= 0")

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .augment import blur
+
 __all__ = ["per_image", "render", "to_uint8", "rgb565", "camera"]
 
 
@@ -214,27 +216,6 @@ def to_uint8(canvas):
     return np.moveaxis(out, 0, -1).astype(np.uint8)
 
 
-def _blur(a, axis, taps):
-    """Binomial blur along an axis (taps 3: 1 2 1, taps 5: 1 4 6 4 1), edges repeated, as shifted slices."""
-    r = taps // 2
-    p = np.pad(a, [(r, r) if i == axis else (0, 0) for i in range(a.ndim)], mode="edge")
-    n = a.shape[axis]
-
-    def s(k):
-        return p[(slice(None),) * axis + (slice(k, k + n),)]
-
-    if taps == 3:
-        out = s(0) + s(2)
-        out += 2.0 * s(1)
-        out *= 0.25
-    else:
-        out = s(0) + s(4)
-        out += 4.0 * (s(1) + s(3))
-        out += 6.0 * s(2)
-        out *= 1.0 / 16.0
-    return out
-
-
 def rgb565(a):
     """Quantise 0..255 values (3, ...) to 5/6/5 bits per R/G/B and expand back by bit replication, as the
     OV7725's RGB565 output does (used by :func:`camera`; tests/test_openmv_emu.py checks it against the emulator)."""
@@ -251,7 +232,7 @@ def rgb565(a):
 def camera(canvas, q, noise):
     """OV7725-like capture at twice the size: defocus, low contrast, AWB gains, noise, RGB565, downscale (used by
     ``synth.generate`` for the camera domain); uint8 images (m, H / 2, W / 2, 3)."""
-    blurred = _blur(_blur(canvas, 2, 5), 3, 5)  # defocus of the small plastic lens
+    blurred = blur(blur(canvas, 2, 5), 3, 5)  # defocus of the small plastic lens
     blurred -= canvas
     blurred *= q["focus"]
     canvas += blurred
@@ -265,7 +246,7 @@ def camera(canvas, q, noise):
     gauss -= 1.0
     gauss *= np.float32(math.sqrt(6.0))
     canvas += sigma * gauss
-    canvas = rgb565(_blur(_blur(canvas, 2, 3), 3, 3))  # the sensor DSP's de-noise, then RGB565 output
+    canvas = rgb565(blur(blur(canvas, 2, 3), 3, 3))  # the sensor DSP's de-noise, then RGB565 output
     small = canvas[:, :, 0::2, 0::2] + canvas[:, :, 1::2, 0::2]
     small += canvas[:, :, 0::2, 1::2]
     small += canvas[:, :, 1::2, 1::2]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._setup import import_keras, import_tensorflow
+from .dataset import images_and_labels, labels_from_scores, to_model_input
 from .errors import InputError
 from .recipe import COURSE
 
@@ -56,19 +57,13 @@ def augmentation(seed=COURSE.seed, rotation=COURSE.augmentation.rotation, zoom=C
     ], name="augmentation")
 
 
-def to_model_input(images):
-    """uint8 pixels -> the float32 [0, 1] images the course's models take (pixel / 255); floats pass unchanged."""
-    images = np.asarray(images)
-    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
-
-
 def tf_dataset(images, labels, batch_size, shuffle, seed, augment):
     """A batched ``tf.data`` pipeline of (pixel / 255, label), shuffled with ``seed`` and augmented when asked."""
     tf = import_tensorflow()
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(images), np.asarray(labels)))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+    ds = ds.batch(batch_size).map(lambda x, y: (to_model_input(x), y))
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y))
     return ds.prefetch(2)
@@ -78,14 +73,15 @@ def fit(model, train, val, *, epochs=10, lr=COURSE.lr, batch_size=COURSE.batch_s
         plateau_patience=5, verbose=0, callbacks=()):
     """The course's recipe: Adam, ReduceLROnPlateau (factor 0.2, patience 5), best-validation-accuracy weights kept.
 
-    ``train`` and ``val`` are ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as
-    pixel / 255); ``augment`` is an optional Keras layer (or Sequential of layers) applied to training batches only.
+    ``train`` and ``val`` are Datasets (``synth.generate``, ``data.load_folder``, ``pipeline.course_data``) or
+    ``(images, labels)`` pairs of uint8 images and integer labels (fed to the model as pixel / 255); ``augment`` is
+    an optional Keras layer (or Sequential of layers) applied to training batches only.
     A model ending in one sigmoid unit is trained with binary cross-entropy. Returns the Keras history dict with
     ``best_epoch`` (1-based) added. Silent by default (``verbose=2``: one line per epoch), so what a notebook cell
     prints does not depend on the machine, the runner or its environment.
     """
     keras = import_keras()
-    (x, y), (xv, yv) = train, val
+    (x, y), (xv, yv) = images_and_labels(train, "train"), images_and_labels(val, "val")
     if len(x) != len(y) or len(xv) != len(yv):
         raise InputError(f"images and labels differ in length: train {len(x)} vs {len(y)}, val {len(xv)} vs {len(yv)}")
     if epochs < 1:
@@ -111,7 +107,8 @@ def transfer_learn(model, train, val, *, head_epochs=COURSE.head_epochs, finetun
                    seed=COURSE.seed, augment=None, callbacks=(), verbose=0):
     """Two phases: train the head on a frozen backbone, then fine-tune the backbone at a lower learning rate.
 
-    The defaults are the course recipe's (:data:`tinymask.recipe.COURSE`: 2 head + 22 fine-tuning epochs).
+    The defaults are the course recipe's (:data:`tinymask.recipe.COURSE`: 2 head + 22 fine-tuning epochs);
+    ``train`` and ``val`` are Datasets or ``(images, labels)`` pairs, as for :func:`fit`.
 
     ``model.get_layer("backbone")`` is the backbone. ``finetune_from`` is the index of the first backbone layer to
     unfreeze: 0 (the default) fine-tunes all of it, ``len(backbone.layers) * 2 // 3`` only its top third.
@@ -137,10 +134,7 @@ def transfer_learn(model, train, val, *, head_epochs=COURSE.head_epochs, finetun
 
 def predict_labels(model, images, batch_size=256):
     """Class indexes a Keras model predicts for uint8 images (softmax over classes, or one sigmoid unit)."""
-    scores = np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0))
-    if scores.ndim == 2 and scores.shape[1] == 1:
-        return (scores[:, 0] >= 0.5).astype(np.int64)
-    return scores.argmax(axis=-1).astype(np.int64)
+    return labels_from_scores(model.predict(to_model_input(images), batch_size=batch_size, verbose=0))
 
 
 def confusion_matrix(y_true, y_pred, num_classes):

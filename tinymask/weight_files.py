@@ -13,8 +13,8 @@ import socket
 import warnings
 from pathlib import Path
 
-from ._setup import import_keras
-from .errors import InputError, MissingPathError, ToolError
+from ._setup import OFFLINE_ENV, import_keras, offline_mode
+from .errors import InputError, MissingPathError, ToolError, describe_error, is_number
 
 __all__ = [
     "IMAGENET_ALPHAS",
@@ -37,8 +37,6 @@ __all__ = [
 IMAGENET_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 #: Input sizes Keras publishes ImageNet weights for; any other size loads the 224 weights, as Keras does.
 IMAGENET_SIZES = (128, 160, 192, 224)
-#: Set to 1 and ``weights="auto"`` never touches the network (the tests and notebooks set it).
-OFFLINE_ENV = "TINYMASK_OFFLINE"
 #: The folder of the backbones this project ships (see its README.md for their provenance).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Keras' ImageNet no-top files this project ships, by alpha (Apache-2.0, see weights/LICENSE-imagenet-weights.txt).
@@ -56,7 +54,7 @@ BACKBONE = "backbone"
 
 def check_alpha(alpha):
     """``alpha`` as a float, or an error naming it (used by ``models.mobilenet_v1`` and the path helpers here)."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.1 <= alpha <= 1.0:
+    if not is_number(alpha) or not 0.1 <= alpha <= 1.0:
         raise InputError(f"alpha must be a number from 0.1 to 1.0 (the MobileNetV1 width multiplier), got {alpha!r}")
     return float(alpha)
 
@@ -66,10 +64,6 @@ def _imagenet_alpha(alpha):
         if math.isclose(alpha, known):
             return known
     return None
-
-
-def _offline():
-    return os.environ.get(OFFLINE_ENV, "") not in ("", "0", "false", "False")
 
 
 # --------------------------------------------------------------------------------------------- weight files
@@ -151,12 +145,6 @@ def _display(path):
         return str(path)
 
 
-def _short(error):
-    text = " ".join(str(error).split())
-    text = text if len(text) <= 120 else text[:117] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def _download(path, url):
     """Fetch the ImageNet file into the Keras cache with a short socket timeout; raise on any failure."""
     get_file = import_keras().utils.get_file
@@ -201,7 +189,7 @@ def _load_user_file(model, backbone, path, alpha, input_size):
                 target.load_weights(str(path))
             return what
         except Exception as error:  # noqa: BLE001 - shape or layout mismatch: try the next layout
-            errors.append(f"as {what}: {_short(error)}")
+            errors.append(f"as {what}: {describe_error(error)}")
     if backbone.input_shape[-1] == 1:
         try:
             with warnings.catch_warnings():
@@ -209,7 +197,7 @@ def _load_user_file(model, backbone, path, alpha, input_size):
                 _load_rgb_into(backbone, path, alpha, input_size)
             return "RGB backbone, first kernels summed to grayscale"
         except Exception as error:  # noqa: BLE001
-            errors.append(f"as RGB backbone: {_short(error)}")
+            errors.append(f"as RGB backbone: {describe_error(error)}")
     raise InputError(
         f"weights file {str(path)!r} does not fit mobilenet_v1(alpha={alpha:g}, input_size={input_size}, "
         f"channels={backbone.input_shape[-1]}, num_classes={model.output_shape[-1]}) ({'; '.join(errors)}); "
@@ -296,7 +284,7 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
     if shipped is not None:
         candidates.append((shipped, imagenet_weights_path(alpha, 224)[0].name, "shipped with tinymask"))
     if not candidates:
-        if _offline():
+        if offline_mode():
             if explicit:
                 raise ToolError(
                     f"ImageNet weights are not in the Keras cache ({cached}) and {OFFLINE_ENV} is set, so no "
@@ -310,9 +298,9 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
             if explicit:
                 raise ToolError(
                     f"ImageNet weights are not in the Keras cache ({cached}) and the download failed "
-                    f"({_short(error)}); download {url} to {cached} on a machine with network and try again"
+                    f"({describe_error(error)}); download {url} to {cached} on a machine with network and try again"
                 ) from None
-            return None, None, f"ImageNet weights not cached and download failed ({_short(error)})"
+            return None, None, f"ImageNet weights not cached and download failed ({describe_error(error)})"
     problems = []
     for path, name, where in candidates:
         _verified_sha256(path, name, url, shipped=where == "shipped with tinymask")
@@ -321,10 +309,10 @@ def _try_imagenet(backbone, alpha, input_size, explicit):
         except Exception as error:  # noqa: BLE001 - a truncated or foreign file with no known checksum
             if explicit:
                 raise ToolError(
-                    f"the ImageNet weights file {path} could not be loaded ({_short(error)}); delete it and "
+                    f"the ImageNet weights file {path} could not be loaded ({describe_error(error)}); delete it and "
                     f"download {url} again"
                 ) from None
-            problems.append(f"{name} {where} unreadable ({_short(error)})")
+            problems.append(f"{name} {where} unreadable ({describe_error(error)})")
             continue
         return path, name, "; ".join(problems)
     return None, None, "; ".join(problems)
