@@ -2,6 +2,7 @@
 
     python benchmarks/run_benchmarks.py                 # everything (about an hour on 2 CPU cores)
     python benchmarks/run_benchmarks.py --skip-notebooks --skip-cli --alphas 0.25 --sizes 96
+    python benchmarks/run_benchmarks.py --real ../shared/real_faces_dev   # the grid on real photos (real_grid.py)
 
 Parts: a model grid (MobileNetV1 alpha x input size, RGB and grayscale, plus the paper's tiny CNN): float and int8
 accuracy on the held-out camera-domain test set, flash, TFLite Micro arena, MACs and estimated FPS on the OpenMV Cam
@@ -62,8 +63,8 @@ def grid_row(alpha, size, channels, head_epochs, epochs, calibration):
     splits, classes = pipeline.course_data(size=size, channels=channels)
     model = pipeline.train_classifier(splits, classes, recipe.RUN, alpha=alpha, size=size, channels=channels,
                                       head_epochs=head_epochs, finetune_epochs=epochs)
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=calibration)
-    images, labels = splits["test"]
+    tflite = quantize.to_int8(model, splits["train"].images, num_calibration=calibration)
+    images, labels = splits["test"].images, splits["test"].labels
     keras_pred = train.predict_labels(model, images)
     int8_pred = quantize.predict_labels(tflite, images)
     return _measure(f"MobileNetV1 a={alpha:g} {size}x{size} {'gray' if channels == 1 else 'RGB'}", tflite,
@@ -83,8 +84,8 @@ def tiny_row(epochs, calibration):
     keras.utils.set_random_seed(0)
     model = models.tiny_cnn(input_size=32)
     train.fit(model, splits["train"], splits["validation"], epochs=epochs)
-    tflite = quantize.to_int8(model, splits["train"][0], num_calibration=calibration)
-    images, labels = splits["test"]
+    tflite = quantize.to_int8(model, splits["train"].images, num_calibration=calibration)
+    images, labels = splits["test"].images, splits["test"].labels
     return _measure("tiny CNN 32x32 RGB", tflite, train.predict_labels(model, images),
                     quantize.predict_labels(tflite, images), labels, start,
                     {"kind": "tiny_cnn", "alpha": None, "size": 32, "channels": 3, "weights": "random",
@@ -274,10 +275,20 @@ def main(argv=None):
     parser.add_argument("--resume", action="store_true", help="keep results.json's grid rows and skip them")
     parser.add_argument("--report-only", action="store_true", help="rewrite results.md and the plot from results.json")
     parser.add_argument("--out", default=str(HERE))
+    parser.add_argument("--real", metavar="PATH", help="run the grid on the real photos in PATH instead "
+                        "(train/ and validation/ of mask, no_mask): benchmarks/real_grid.py")
+    parser.add_argument("--students", nargs="*", default=(), help="with --real: benchmarks/distill.py output "
+                        "folders whose student files go to the firmware check")
     args = parser.parse_args(argv)
     os.environ.setdefault("TINYMASK_QUIET", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TINYMASK_OFFLINE", "1")
+    if args.real:
+        sys.path.insert(0, str(HERE))
+        import real_grid
+
+        real_grid.run(args.real, args.students)
+        return
     out = Path(args.out)
     if args.report_only:
         results = json.loads((out / "results.json").read_text())

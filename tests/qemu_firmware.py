@@ -516,10 +516,11 @@ def sha256(data):
 
 
 def bundle_model_info(bundle):
-    """The camera's copy of the model in the exported bundle (names stripped): its bytes, SHA-256, bytes saved."""
+    """The camera's copy of the model in the exported bundle (tflite.camera_copy): its bytes, SHA-256, bytes saved."""
     data = (bundle.folder / f"{TEST_MODEL}.tflite").read_bytes()
     manifest = json.loads((bundle.folder / "bundle.json").read_text())
     return {"bytes": len(data), "sha256": sha256(data), "names_stripped_bytes": manifest["names_stripped_bytes"],
+            "zero_points_compacted_bytes": manifest["zero_points_compacted_bytes"],
             "source_sha256": manifest["source_model_sha256"], "bundle_bytes": manifest["copy_to"]["bundle_bytes"]}
 
 

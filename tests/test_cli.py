@@ -51,7 +51,7 @@ def test_run_writes_report_model_and_bundle(tiny_run):
     assert report["subgroup_gap"]["attribute"] in pipeline.SUBGROUP_ATTRIBUTES
     bundle = tiny_run / "openmv"
     assert sorted(p.name for p in bundle.iterdir()) == sorted(report["bundle"]["files"])
-    assert (bundle / "tinymask_mask.tflite").read_bytes() == tflite.strip_names(model)  # the camera copy: no names
+    assert (bundle / "tinymask_mask.tflite").read_bytes() == tflite.camera_copy(model)  # the camera copy
     assert (bundle / "labels.txt").read_text().split() == ["mask", "no_mask"]
     assert "| test accuracy, int8 (LiteRT reference kernels, as TFLite Micro on the camera) |" in (
         tiny_run / "report.md").read_text()
@@ -106,7 +106,7 @@ def test_export_and_profile_the_shipped_model(tmp_path, capsys):
     model = pipeline.COURSE_INT8
     out = tmp_path / "bundle"
     assert cli.main(["export", str(model), "--labels", "mask,no_mask", "--out", str(out)]) == 0
-    assert (out / "tinymask_mask.tflite").read_bytes() == tflite.strip_names(model.read_bytes())
+    assert (out / "tinymask_mask.tflite").read_bytes() == tflite.camera_copy(model.read_bytes())
     assert (tmp_path / "bundle.zip").is_file() and (out / "main.py").is_file()
     assert cli.main(["profile", str(model), "--no-measure"]) == 0
     printed = capsys.readouterr().out

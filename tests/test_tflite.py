@@ -1,4 +1,4 @@
-"""tinymask.tflite, the base layer: reading a model's bytes and stripping the names the camera never reads.
+"""tinymask.tflite, the base layer: reading a model's bytes and removing what the camera never reads.
 
 Unit tests of our code, except where noted: the stripped model's scores are compared here with LiteRT's reference
 kernels (bit-exact with TFLite Micro, tests/test_quantize.py); the firmware itself runs the stripped copy in
@@ -39,6 +39,48 @@ def test_strip_names_twice_changes_nothing(data):
     once = tflite.strip_names(data)
     twice = tflite.strip_names(once)
     assert twice == once and twice.saved == 0
+
+
+def test_compact_zero_points_keeps_one_zero_per_weight_tensor_and_every_score(data):
+    compact = tflite.compact_zero_points(data)
+    assert compact.saved > 40_000 and tflite.has_compact_zero_points(compact)
+    assert not tflite.has_compact_zero_points(data)
+    model, before = tflite.read(compact), tflite.read(data)
+    for t, u in zip(model.subgraphs[0].tensors, before.subgraphs[0].tensors):
+        q, r = t.quantization, u.quantization
+        if r is not None and r.zeroPoint is not None and len(r.zeroPoint) > 1:  # per-channel weights only
+            assert list(q.zeroPoint) == [0] and list(q.scale) == list(r.scale)
+        elif r is not None and r.zeroPoint is not None:  # activations keep their zero point
+            assert list(q.zeroPoint) == list(r.zeroPoint)
+    images = synth.samples("camera").images  # the runner gives LiteRT the expanded copy (it refuses the compact one)
+    assert np.array_equal(quantize.Runner(data).raw(images), quantize.Runner(compact).raw(images))
+
+
+def test_compact_zero_points_run_the_same_on_tflite_micro(data):
+    """Evidence from the interpreter the camera runs (tflite-micro's own Python build, not ours)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    images = synth.samples("camera").images[:8]
+
+    def raw(model):
+        interpreter = runtime.Interpreter.from_bytes(bytes(model))
+        out = []
+        for image in images:
+            interpreter.set_input((image.astype(np.int16) - 128).astype(np.int8)[None], 0)
+            interpreter.invoke()
+            out.append(interpreter.get_output(0).copy())
+        return np.concatenate(out)
+
+    assert np.array_equal(raw(data), raw(tflite.compact_zero_points(data)))
+
+
+def test_expand_zero_points_undoes_compaction_and_camera_copy_adds_up(data):
+    copy = tflite.camera_copy(data)
+    assert copy.saved == copy.names_saved + copy.zero_points_saved == len(data) - len(copy)
+    assert copy.names_saved == tflite.strip_names(data).saved
+    expanded = tflite.expand_zero_points(copy)
+    assert expanded == tflite.strip_names(data) and not tflite.has_compact_zero_points(expanded)
+    assert tflite.expand_zero_points(data) == data and tflite.compact_zero_points(copy).saved == 0
 
 
 def test_anatomy_adds_up_to_the_file(data):

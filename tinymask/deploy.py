@@ -9,16 +9,15 @@ script the tests run in :mod:`tinymask.openmv_emu` is the one that goes on the c
 """
 
 import hashlib
+import io
 import json
 import os
 import re
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import footprint, memory, quantize, tflite
+from . import folders, footprint, memory, quantize, tflite
 from .errors import InputError, InputTypeError, TinymaskError
 
 __all__ = [
@@ -242,7 +241,7 @@ def _sha256(data):
 
 def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_name="tinymask_mask",
                   uncertain_below=0.6, window=240, arena_bytes=None, overwrite=False, template=None,
-                  strip_names=True):
+                  camera_copy=True):
     """Check an int8 model for the camera and write a bundle folder ``out_dir`` and a zip ``out_dir.zip``.
 
     The folder holds ``<model_name>.tflite``, the labels twice (``<model_name>.txt``, which firmware 4.7+ reads
@@ -255,9 +254,10 @@ def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_nam
     :class:`LabelCountError`, :class:`OutputDirNotEmptyError` (``overwrite=True`` replaces a folder that holds only
     bundle files). The bundle is written to a temporary folder beside ``out_dir`` and moved into place at the end,
     so an interrupted export leaves no half bundle. ``board`` accepts ``"openmv-h7"`` or ``"openmv_h7"``.
-    With ``strip_names`` (the default) the camera's copy of the model has its tensor names and signature
-    definitions removed (:func:`tflite.strip_names`: 22,456 B of the course's 318,056 B model, the same scores bit
-    for bit); ``bundle.json`` records the bytes saved and the SHA-256 of the model you passed.
+    With ``camera_copy`` (the default) the bundle holds :func:`tflite.camera_copy` of the model: its names and
+    signature definitions removed and each weight tensor's zero points (all 0) written once, which TFLite Micro
+    reads as 0 for every channel (22,456 + 43,344 B of the course's 318,056 B model; on the real firmware the same
+    scores bit for bit); ``bundle.json`` records the bytes each saved and the SHA-256 of the model you passed.
     """
     given = tflite.as_bytes(tflite_bytes)
     out_dir = Path(out_dir)
@@ -270,7 +270,7 @@ def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_nam
     _check_out_dir(out_dir, overwrite, model_name)
     shape, outputs = _check_model(given)  # on the model as given: its errors name its tensors
     labels = _check_labels(labels, outputs)
-    data = tflite.strip_names(given) if strip_names else given  # the camera's copy
+    data = tflite.camera_copy(given) if camera_copy else tflite.StrippedModel(given)
     fit = footprint.fits_board(data, b, arena_bytes)
     if not fit.fits:
         raise DoesNotFitError(f"the model does not fit the {b.name}:\n{fit}\nUse a smaller model (lower alpha or "
@@ -312,39 +312,28 @@ def export_bundle(tflite_bytes, labels, out_dir, *, board="openmv-h7", model_nam
         "arena_source": fit.arena_source,
         "uncertain_below": float(uncertain_below),
         "source_model_sha256": _sha256(given),
-        "names_stripped_bytes": data.saved if strip_names else 0,
+        "names_stripped_bytes": data.names_saved,
+        "zero_points_compacted_bytes": data.zero_points_saved,
         "files": {name: {"bytes": len(blob), "sha256": _sha256(blob)} for name, blob in contents.items()},
     }
     total = sum(len(blob) for blob in contents.values())
     manifest["copy_to"] = _destination(b, total)
     contents["bundle.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     zip_path = out_dir.with_name(out_dir.name + ".zip")
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        folder = staging / out_dir.name
-        folder.mkdir()
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        for name, blob in contents.items():  # fixed dates and modes: the same bundle gives the same zip
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            z.writestr(info, blob)
+    # checked above: out_dir is empty, or holds only a previous bundle and overwrite=True
+    partial = f".{zip_path.name}.partial"
+    with folders.staged_output(out_dir, force=True) as stage:  # the folder swapped in whole, or not at all
         for name, blob in contents.items():
-            (folder / name).write_bytes(blob)
-        staged_zip = staging / zip_path.name
-        with zipfile.ZipFile(staged_zip, "w") as z:
-            for name, blob in contents.items():  # fixed dates and modes: the same bundle gives the same zip
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-                z.writestr(info, blob)
-        old = staging / "previous"
-        if out_dir.exists():  # checked above: empty, or only bundle files and overwrite=True
-            os.replace(out_dir, old)
-        try:
-            os.replace(folder, out_dir)
-            os.replace(staged_zip, zip_path)
-        except OSError:
-            if old.exists() and not out_dir.exists():
-                os.replace(old, out_dir)  # put the previous bundle back
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            (stage / name).write_bytes(blob)
+        (stage / partial).write_bytes(zipped.getvalue())
+    os.replace(out_dir / partial, zip_path)  # then the zip, in one rename
     sizes = {name: len(blob) for name, blob in contents.items()}
     return Bundle(out_dir, zip_path, model_name, sizes, labels, shape, pixformat, fit, manifest["copy_to"])
 

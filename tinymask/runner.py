@@ -10,6 +10,7 @@ re-exports these names (``quantize.predict`` is ``runner.predict``).
 import numpy as np
 
 from . import tflite
+from .dataset import labels_from_scores, to_model_input
 from .errors import InputError
 
 __all__ = [
@@ -83,8 +84,11 @@ class Runner:
     def __init__(self, tflite_bytes, num_threads=None, kernels="reference"):
         self.data = tflite.as_bytes(tflite_bytes)
         self.kernels = kernels
+        # the camera's copy of a model (tflite.camera_copy) has one zero point per weight tensor, which TFLite Micro
+        # reads as "0 for every channel" and LiteRT refuses: give LiteRT the same model with the zeros written out
+        runnable = tflite.expand_zero_points(self.data) if tflite.has_compact_zero_points(self.data) else self.data
         with tflite.captured_fds((2,)):  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            self.interpreter = _interpreter(self.data, kernels, num_threads)
+            self.interpreter = _interpreter(runnable, kernels, num_threads)
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
@@ -106,7 +110,7 @@ class Runner:
             if scale == 0:
                 raise InputError(f"the model's {dtype} input has no quantization scale; cannot map images to it")
             return quantize_input(images, scale, zero_point, dtype)
-        return (images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images).astype(dtype)
+        return (to_model_input(images) if images.dtype == np.uint8 else images).astype(dtype)
 
     def _resize(self, batch):
         if batch != self._batch:
@@ -154,10 +158,7 @@ def predict(tflite_bytes, images, batch=64, *, kernels="reference"):
 
 def predict_labels(tflite_bytes, images, batch=64, *, kernels="reference"):
     """Class indexes: the arg-max of the scores, or score >= 0.5 for a single sigmoid output."""
-    scores = predict(tflite_bytes, images, batch, kernels=kernels)
-    if scores.shape[1] == 1:
-        return (scores[:, 0] >= 0.5).astype(np.int64)
-    return scores.argmax(axis=1).astype(np.int64)
+    return labels_from_scores(predict(tflite_bytes, images, batch, kernels=kernels))
 
 
 def evaluate(tflite_bytes, images, labels, batch=64):
