@@ -233,7 +233,12 @@ def write_markdown(results, path=MD_PATH):
              f"({results['machine']['cores']} cores), {results['date']}; TensorFlow {results['machine']['tensorflow']}."
              f" Accuracy: int8 (LiteRT's reference kernels, what TFLite Micro computes) on the "
              f"{results['validation_photos']} photos of `validation/`, with 95 % Wilson intervals; trained on the "
-             f"{results['train_photos']} photos of `train/` only. File: the camera's copy (`tinymask export`: names "
+             f"{results['train_photos']:,} photos of `train/` only: from ImageNet 2 head + 8 fine-tuning epochs, from "
+             f"random weights {results['random_epochs']} epochs (the last epoch's weights in both). The distilled "
+             "students come from `benchmarks/distill.py` with the camera model's longer recipe (best selection "
+             "epoch kept), so they are not a like-for-like comparison with the rows cut after the same block here, "
+             "and each was trained after the figures of the ones before were seen (`benchmarks/distill_results.md`). "
+             "File: the camera's copy (`tinymask export`: names "
              "stripped, weight zero points written once). "
              "Arena: TFLite Micro on this machine; firmware columns: `model.ram` that the real OpenMV firmware "
              "reports after loading the file and running one predict (QEMU build; \"-\": not run).", ""]
@@ -272,6 +277,7 @@ def plot(results, path=PLOT_PATH):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     rows = _all_rows(results)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -297,6 +303,10 @@ def plot(results, path=PLOT_PATH):
         if key == "file_bytes":
             ax.axvline(LIMIT_SMALL / 1000, color="grey", linestyle=":")
         ax.set(xlabel=label, ylabel="int8 accuracy on real photos (%)", xscale="log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "2358"
+                                                                     else ""))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.legend(loc="lower right", fontsize=7)
     fig.suptitle("Real photos: blue from ImageNet, orange from random weights, green distilled; hollow = grayscale; "
                  "o MobileNetV1, diamond truncated, square tiny CNN, star distilled", fontsize=8)

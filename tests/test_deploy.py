@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ def test_bundle_files_sizes_and_contents(bundle, model):
     for name, size in bundle.sizes.items():
         assert (bundle.folder / name).stat().st_size == size
     camera_copy = (bundle.folder / "tinymask_mask.tflite").read_bytes()
-    assert camera_copy == tflite.strip_names(model) and len(camera_copy) < len(model)  # names stripped
+    assert camera_copy == tflite.camera_copy(model) and len(camera_copy) < len(model)  # names, zero points
     assert bundle.sizes["tinymask_mask.tflite"] == len(camera_copy) == footprint.flash_bytes(camera_copy)
     label_file = (bundle.folder / "tinymask_mask.txt").read_bytes()
     assert label_file == (bundle.folder / "labels.txt").read_bytes() == b"mask\nno_mask\n"
@@ -65,16 +66,18 @@ def test_bundle_files_sizes_and_contents(bundle, model):
     manifest = json.loads((bundle.folder / "bundle.json").read_text())
     assert manifest["min_firmware"] == deploy.MIN_FIRMWARE == "4.5.6"
     assert manifest["model_bytes"] == len(camera_copy) and manifest["arena_bytes"] == bundle.fit.arena.needed
-    assert manifest["names_stripped_bytes"] == len(model) - len(camera_copy)
+    assert manifest["names_stripped_bytes"] == len(model) - len(tflite.strip_names(model)) > 20_000
+    assert manifest["zero_points_compacted_bytes"] == len(tflite.strip_names(model)) - len(camera_copy) > 40_000
     assert manifest["source_model_sha256"] == hashlib.sha256(model).hexdigest()
     for name, row in manifest["files"].items():
         assert row["bytes"] == bundle.sizes[name]
 
 
-def test_strip_names_false_keeps_the_model_as_given(model, tmp_path):
-    kept = deploy.export_bundle(model, CLASSES, tmp_path / "kept", strip_names=False)
+def test_camera_copy_false_keeps_the_model_as_given(model, tmp_path):
+    kept = deploy.export_bundle(model, CLASSES, tmp_path / "kept", camera_copy=False)
     assert (kept.folder / "tinymask_mask.tflite").read_bytes() == model
-    assert json.loads((kept.folder / "bundle.json").read_text())["names_stripped_bytes"] == 0
+    manifest = json.loads((kept.folder / "bundle.json").read_text())
+    assert manifest["names_stripped_bytes"] == manifest["zero_points_compacted_bytes"] == 0
 
 
 def test_zip_holds_exactly_the_folder_and_is_reproducible(bundle, model, tmp_path):
@@ -163,11 +166,11 @@ def test_refuses_an_input_that_is_not_pixel_minus_128(other_models, tmp_path):
 def test_refuses_a_model_too_big_for_the_board(model, tmp_path):
     small = memory.Board(key="tiny", name="Tiny board", mcu="-", core="-", clock_mhz=100, sram_bytes=512 * 1024,
                          flash_bytes=1024 * 1024, source="test", arena_bytes=200 * 1024,
-                         model_region_bytes=400 * 1024)
+                         model_region_bytes=384 * 1024)
     with pytest.raises(deploy.DoesNotFitError) as info:
         deploy.export_bundle(model, CLASSES, tmp_path / "b", board=small)
-    room = 400 * 1024 - footprint.OPENMV_FRAME_BYTES
-    camera_copy = tflite.strip_names(model)
+    room = 384 * 1024 - footprint.OPENMV_FRAME_BYTES
+    camera_copy = tflite.camera_copy(model)
     assert f"{len(camera_copy):,} B of {room:,} B" in str(info.value) and "does NOT fit" in str(info.value)
     assert not info.value.fit.model.fits and info.value.fit.arena.fits
     with pytest.raises(deploy.DoesNotFitError, match="300,000 B of 273,408 B arena heap block"):
@@ -242,3 +245,23 @@ def test_parse_benchmark_reads_pasted_terminal_output():
 def test_parse_benchmark_refuses_bad_lines(text, message):
     with pytest.raises(ValueError, match=message):
         deploy.parse_benchmark(text)
+
+
+# --------------------------------------------------------------------------------------------- the shipped student
+WEIGHTS = Path(__file__).resolve().parents[1] / "tinymask" / "weights"
+STUDENT = WEIGHTS / "mask_real_student_pw7_96_int8.tflite"
+
+
+def test_the_shipped_student_is_the_one_its_card_describes_and_fits_the_internal_drive(tmp_path):
+    """The 53 KB student of MODEL_CARD.md: its checksum is the card's, and its bundle needs no SD card."""
+    data = STUDENT.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    card = (WEIGHTS / "MODEL_CARD.md").read_text()
+    assert digest in card and digest in (WEIGHTS / "README.md").read_text() and f"{len(data):,} B" in card
+    student = deploy.export_bundle(data, CLASSES, tmp_path / "student")
+    copy = (student.folder / "tinymask_mask.tflite").read_bytes()
+    assert student.fit.fits and len(copy) <= 64_000 and copy == data  # shipped as the camera copy already
+    assert f"a {student.copy_to['bundle_bytes']:,} B bundle" in card
+    assert not student.copy_to["needs_sd_card"] and student.input_shape == (1, 96, 96, 3)
+    assert np.array_equal(quantize.Runner(data).raw(synth.samples("camera").images),
+                          quantize.Runner(copy).raw(synth.samples("camera").images))
