@@ -207,7 +207,7 @@ def few_shot_recipe(n_images, batch_size=64):
             "lr": COURSE.lr, "finetune_lr": COURSE.finetune_lr, "batch_size": batch_size}
 
 
-def _fixed_epochs(model, x, y, *, head_epochs, finetune_epochs, lr, finetune_lr, batch_size, seed=0):
+def fixed_epochs(model, x, y, *, head_epochs, finetune_epochs, lr, finetune_lr, batch_size, seed=0):
     """Two-phase transfer learning for a fixed number of epochs, keeping the last weights (train.transfer_learn
     keeps the best epoch on a validation split, which a few-shot learner does not have)."""
     from tinymask import models, train
@@ -254,7 +254,7 @@ def few_shot_curve(sets, points):
             keras.utils.set_random_seed(0)
             began = time.perf_counter()
             model = build()
-            _fixed_epochs(model, x[idx], y[idx], **recipe)
+            fixed_epochs(model, x[idx], y[idx], **recipe)
             tflite = quantize.to_int8(model, x[idx], num_calibration=500, seed=0)
             row = {"start": start_name, "per_class": n, "photos": _counts(y[idx]), "recipe": recipe,
                    "seconds": round(time.perf_counter() - began, 1),
@@ -307,12 +307,12 @@ def _pct(block):
     return f"{block['accuracy']:.1%} ({block['correct']}/{block['n']}; {low:.1%}-{high:.1%})"
 
 
-def _machine():
+def machine_info():
     """The machine the figures were measured on (the same record as benchmarks/run_benchmarks.py keeps)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from run_benchmarks import _machine as machine
+    from run_benchmarks import machine_info as info
 
-    return machine()
+    return info()
 
 
 def write_markdown(results, path):
@@ -401,7 +401,7 @@ def run_benchmark(real, out, quick):
         "camera_recipe": CAMERA_RECIPE.as_dict(),
         "camera_training_command": "python benchmarks/real_faces.py --real ../shared/real_faces_dev "
                                    "--train-camera-model OUT_DIR",
-        "machine": _machine(),
+        "machine": machine_info(),
         "seconds_by_section": {},
     }
     for key, step in (("camera_model", lambda: measure_camera_model(sets)),

@@ -128,7 +128,7 @@ def train_row(name, c, sets):
     model = build(c)
     if c["weights"] == "imagenet":
         recipe = rf.few_shot_recipe(len(x))
-        rf._fixed_epochs(model, x, y, **recipe)
+        rf.fixed_epochs(model, x, y, **recipe)
     else:
         recipe = {"epochs": RANDOM_EPOCHS, "lr": 1e-3, "batch_size": 64, "all_layers": True}
         _fit_all(model, x, y, RANDOM_EPOCHS)
@@ -356,7 +356,7 @@ def run(real, students=(), out_json=JSON_PATH):
     rf.load_real(real, 32)  # the folder check, with its one-line message
     tinymask.setup(seed=0)
     results = json.loads(out_json.read_text()) if out_json.exists() else {"grid": []}
-    results.update(date=time.strftime("%Y-%m-%d"), machine=rf._machine(), real=str(real),
+    results.update(date=time.strftime("%Y-%m-%d"), machine=rf.machine_info(), real=str(real),
                    random_epochs=RANDOM_EPOCHS, calibration=CALIBRATION)
     done = {r["name"] for r in results["grid"]}
     files, cache = {}, {}

@@ -39,7 +39,7 @@ def _save(results, out):
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
-def _machine():
+def machine_info():
     import numpy
     import tensorflow
 
@@ -300,7 +300,7 @@ def main(argv=None):
 
     tm.setup(seed=0)
     previous = json.loads((out / "results.json").read_text()) if args.resume and (out / "results.json").exists() else {}
-    results = {"date": time.strftime("%Y-%m-%d"), "machine": _machine(),
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
                "config": {"head_epochs": args.head_epochs, "epochs": args.epochs, "tiny_epochs": args.tiny_epochs,
                           "calibration": args.calibration},
                "grid": previous.get("grid", [])}
