@@ -143,7 +143,8 @@ def train_row(name, c, sets):
     row = {"name": name, **c, "recipe": recipe,
            "int8": rf.accuracy_block(yv, quantize.predict_labels(int8, xv)),
            "float_accuracy": float((train.predict_labels(model, xv) == yv).mean()),
-           "file_bytes": len(int8), "params": int(model.count_params()),
+           "file_bytes": len(int8), "file_sha256": hashlib.sha256(int8).hexdigest(),
+           "params": int(model.count_params()),
            "arena_bytes": figure.bytes, "arena_source": figure.source, "macs": macs,
            "latency_ms": round(latency.seconds * 1000, 1),
            "latency_range_ms": _range_ms(latency),
@@ -375,6 +376,14 @@ def run(real, students=(), out_json=JSON_PATH):
               f"{row['arena_bytes']:,} ({row['seconds']:.0f} s)", flush=True)
         results["grid"].append(row)
         out_json.write_text(json.dumps(results, indent=2) + "\n")
+    _finish(results, files, students, out_json)
+    print(f"models of this run kept in {models_dir}")
+    return results
+
+
+def _finish(results, files, students, out_json):
+    """Add the distilled students, run every file in ``files`` (and the students') on the firmware, save the JSON
+    and write the report and the plot."""
     results["students"], student_files = student_rows(students)
     files.update(student_files)
     if files:
@@ -387,8 +396,6 @@ def run(real, students=(), out_json=JSON_PATH):
     plot(results)
     write_markdown(results)
     print(MD_PATH.read_text())
-    print(f"models of this run kept in {models_dir}")
-    return results
 
 
 def refresh(models_dir, students=(), out_json=JSON_PATH):
@@ -404,16 +411,7 @@ def refresh(models_dir, students=(), out_json=JSON_PATH):
             data = bytes(tflite.camera_copy(path.read_bytes()))
             row["file_bytes"], files[row["name"]] = len(data), data
             row["file_sha256"] = hashlib.sha256(data).hexdigest()
-    results["students"], student_files = student_rows(students)
-    files.update(student_files)
-    seen = firmware_check(files)
-    for row in _all_rows(results):
-        if row["name"] in seen:
-            row["firmware"] = seen[row["name"]]
-    out_json.write_text(json.dumps(results, indent=2) + "\n")
-    plot(results)
-    write_markdown(results)
-    print(MD_PATH.read_text())
+    _finish(results, files, students, out_json)
 
 
 def main(argv=None):

@@ -110,7 +110,7 @@ class Runner:
             if scale == 0:
                 raise InputError(f"the model's {dtype} input has no quantization scale; cannot map images to it")
             return quantize_input(images, scale, zero_point, dtype)
-        return (to_model_input(images) if images.dtype == np.uint8 else images).astype(dtype)
+        return to_model_input(images).astype(dtype)
 
     def _resize(self, batch):
         if batch != self._batch:
