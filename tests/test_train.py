@@ -91,3 +91,63 @@ def test_fit_takes_datasets_or_pairs_and_names_a_bad_argument():
     assert dataset.images_and_labels((images, labels))[1] is labels
     with pytest.raises(TypeError, match="val must be a Dataset or an \\(images, labels\\) pair, got int"):
         train.fit(None, data, 3, epochs=1)
+
+
+@pytest.mark.parametrize("head", ["softmax", "sigmoid"])
+def test_building_the_training_state_first_changes_no_weight(monkeypatch, head):
+    """fit creates the optimizer's and the metrics' variables before Keras traces the training step (one trace
+    instead of two); the weights it trains are the ones Keras' own lazy path gives, bit for bit."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 96)
+    images = rng.integers(0, 256, (96, 12, 12, 3)).astype(np.uint8)
+    units, activation = (2, "softmax") if head == "softmax" else (1, "sigmoid")
+
+    def trained():
+        keras.utils.set_random_seed(0)
+        net = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(4, 3),
+                                keras.layers.BatchNormalization(), keras.layers.ReLU(),
+                                keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(0.2),
+                                keras.layers.Dense(units, activation=activation)])
+        history = train.fit(net, (images, labels), (images, labels), epochs=2, batch_size=32,
+                            augment=train.augmentation(seed=0))
+        return net.get_weights(), history
+
+    built_first, history_first = trained()
+    monkeypatch.setattr(train, "_build_training_state", lambda *args: None)
+    lazy, history_lazy = trained()
+    assert len(built_first) == len(lazy) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(built_first, lazy))
+    assert history_first == history_lazy
+
+
+def test_transfer_learn_in_two_calls_is_the_one_call_and_refuses_no_epochs():
+    """Phase 1 alone, then phase 2 with head_epochs=0 (chapter 4 measures the model in between): the same weights as
+    one call, bit for bit; zero epochs in both phases, or a negative count, is an error that names the setting."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 64)
+    images = rng.integers(0, 256, (64, 12, 12, 3)).astype(np.uint8)
+
+    def classifier():
+        keras.utils.set_random_seed(0)
+        backbone = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(4, 3),
+                                     keras.layers.BatchNormalization(), keras.layers.ReLU()], name="backbone")
+        inputs = keras.Input((12, 12, 3))
+        x = keras.layers.GlobalAveragePooling2D()(backbone(inputs))
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+    pair = (images, labels)
+    once = classifier()
+    both = train.transfer_learn(once, pair, pair, head_epochs=1, finetune_epochs=2, batch_size=16,
+                                augment=train.augmentation(seed=0))
+    twice, augment = classifier(), train.augmentation(seed=0)
+    head = train.transfer_learn(twice, pair, pair, head_epochs=1, finetune_epochs=0, batch_size=16, augment=augment)
+    fine = train.transfer_learn(twice, pair, pair, head_epochs=0, finetune_epochs=2, batch_size=16, augment=augment)
+    assert set(head) == {"head"} and set(fine) == {"finetune"} and set(both) == {"head", "finetune"}
+    assert all(np.array_equal(a, b) for a, b in zip(once.get_weights(), twice.get_weights()))
+    assert both["finetune"] == fine["finetune"]
+    with pytest.raises(ValueError, match="nothing to train"):
+        train.transfer_learn(twice, pair, pair, head_epochs=0, finetune_epochs=0)
+    with pytest.raises(ValueError, match="head_epochs"):
+        train.transfer_learn(twice, pair, pair, head_epochs=-1)
