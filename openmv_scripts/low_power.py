@@ -12,6 +12,7 @@
 # Each wake-up prints:  wake n=<count> label=<label or uncertain> class=<best class> score=<0..1>
 # and blinks the LED of the result (green mask, red no mask, blue uncertain) for BLINK_MS.
 
+import gc
 import time
 
 import machine
@@ -51,11 +52,36 @@ def camera():
     return sensor.snapshot, sensor.sleep
 
 
-def load_model(path, load_to_fb):
+# Firmware 5.0 on the H7: more than its first heap block (64 KiB of SRAM4), so this hold lands in the 264 KiB
+# block of SRAM1 (OMV_GC_BLOCK0/1_SIZE, boards/OPENMV4/board_config.h at v5.0.0); see load_model.
+HEAP_HOLD = 65536
+
+
+def _new_model(path, load_to_fb):
     try:
         return ml.Model(path, load_to_fb=load_to_fb)
     except TypeError:  # an ml.Model without load_to_fb (5.0's ml/model.py accepts and ignores it)
         return ml.Model(path)
+
+
+def load_model(path, load_to_fb):
+    """The model: in the frame buffer on firmware 4.x (load_to_fb), and out of the arena's heap block on 5.0.
+
+    Firmware 5.0 copies the file into the MicroPython heap when a free block is large enough (else into its UMA
+    pool), then gives the tensor arena the heap's largest free block (modules/py_ml.c, lib/tflm/tflm_backend.cc
+    at v5.0.0). On the H7 a 252 KB model fits the heap's 264 KiB block and leaves the arena too little: "Failed
+    to allocate tensors". Then we load it again while holding HEAP_HOLD bytes of that block, which sends the
+    model to the UMA pool and keeps the rest of the block for the arena."""
+    try:
+        return _new_model(path, load_to_fb)
+    except ValueError:
+        gc.collect()
+    hold = bytearray(HEAP_HOLD)
+    try:
+        return _new_model(path, load_to_fb)
+    finally:
+        del hold
+        gc.collect()
 
 
 def read_labels(model, model_file, fallback):

@@ -445,7 +445,7 @@ def test_copy_refuses_to_replace_a_different_file_unless_forced(sdcard, bundle, 
     done = tinymask("camera", "copy", "--port", sdcard, changed)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "already has other files of the same names: /sdcard/bundle.json" in done.stderr
-    assert "/sdcard/main.py (7," in done.stderr and "pass --force" in done.stderr
+    assert f"/sdcard/main.py ({len(text.encode()):,} B)" in done.stderr and "pass --force" in done.stderr
     forced = tinymask("camera", "copy", "--port", sdcard, changed, "--force")
     assert forced.returncode == 0 and "copied 2 of 5 files" in forced.stdout, forced.stdout + forced.stderr
     assert "UNCERTAIN_BELOW = 0.7" in mpremote(sdcard, "fs", "cat", "/sdcard/main.py")

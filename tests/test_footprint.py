@@ -220,3 +220,14 @@ def test_macs_counted_by_hand(models):
     # conv 16x16x16 x 3x3x3, dw0 8x8x16 x 3x3, pw0 8x8x32 x 16, dw1 4x4x32 x 3x3, pw1 4x4x64 x 32, dense 64 x 2.
     by_hand = 16 * 16 * 16 * 27 + 8 * 8 * 16 * 9 + 8 * 8 * 32 * 16 + 4 * 4 * 32 * 9 + 4 * 4 * 64 * 32 + 64 * 2
     assert footprint.macs(models["int8"]) == by_hand == footprint.macs(models["float"]) == 190_080
+
+
+def test_firmware5_placement_names_bad_input_and_boards_without_a_layout():
+    from tinymask import board_fit
+
+    with pytest.raises(ValueError, match="heap_in_use"):
+        board_fit.firmware5_placement(1000, 1000, heap_in_use=-1)
+    with pytest.raises(ValueError, match="no firmware 5.0 heap layout"):
+        board_fit.firmware5_placement(1000, 1000, "arduino-nicla-vision")
+    small = board_fit.firmware5_placement(10_000, 50_000)
+    assert small.model_in == "heap" and small.loads and "loads" in str(small)

@@ -113,3 +113,11 @@ def test_a_fit_with_no_room_at_all_reports_instead_of_dividing_by_zero():
     fit = memory.Fit(1000, 0, "model region less a 640x480 frame", memory.board("openmv-h7"))
     assert not fit.fits and fit.fraction == float("inf")
     assert "no room at all" in str(fit) and "1,000 B over" in str(fit)
+
+
+def test_heap_block_usable_matches_micropython_tables():
+    # the QEMU build's 1 MiB heap: micropython.mem_info() prints "GC: total: 1024512"
+    assert memory.heap_block_usable(1 << 20) == 1_024_512
+    assert memory.heap_block_usable(64 * 1024) == 64_000 and memory.heap_block_usable(264 * 1024) == 264_128
+    with pytest.raises(ValueError, match="positive"):
+        memory.heap_block_usable(0)

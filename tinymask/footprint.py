@@ -24,7 +24,16 @@ from .arena import (
     measured_arena_bytes,
     plan_arena,
 )
-from .board_fit import OPENMV_FRAME_BYTES, BoardFit, fits_board, flash_bytes
+from .board_fit import (
+    MODEL_ALIGN_5_0,
+    OPENMV_FRAME_BYTES,
+    SCRIPT_HEAP_HOLD,
+    BoardFit,
+    Placement,
+    firmware5_placement,
+    fits_board,
+    flash_bytes,
+)
 from .errors import ToolError
 from .latency import (
     ACTIVE_CURRENT_A,
@@ -72,6 +81,10 @@ from .tflm_ops import (
 )
 
 __all__ = [
+    "MODEL_ALIGN_5_0",
+    "SCRIPT_HEAP_HOLD",
+    "Placement",
+    "firmware5_placement",
     "TFLM_OPS",
     "NO_TFLM_NOTE",
     "OPENMV_FRAME_BYTES",

@@ -21,6 +21,7 @@ __all__ = [
     "peak_activation_bytes",
     "keras_application_sizes",
     "format_bytes",
+    "heap_block_usable",
 ]
 
 #: Bytes per element of the dtypes a TinyML model meets.
@@ -80,6 +81,11 @@ class Board:
     regions: tuple = ()
     #: Where the firmware figures come from: file and tag in github.com/openmv/openmv.
     firmware_source: str = ""
+    #: OpenMV firmware 5.0: the MicroPython heap's blocks in the order the heap fills them (bytes as configured,
+    #: before MicroPython's allocation tables: :func:`heap_block_usable`), and the UMA pool that holds the camera
+    #: frames and a model the heap cannot take (``tinymask.board_fit.firmware5_placement``).
+    heap_blocks_5_0: tuple = ()
+    uma_bytes_5_0: int | None = None
 
 
 BOARDS = {
@@ -129,6 +135,8 @@ BOARDS = {
             "boards/OPENMV4/board_config.h at v5.0.0 (OMV_UMA_BLOCK0_SIZE 480K, OMV_GC_BLOCK1_SIZE 264K); "
             "lib/tflm/tflm_backend.cc (the arena: m_new of the heap's largest free block) and modules/py_ml.c "
             "(the model: fb_alloc with load_to_fb, else the heap; UMA from 5.0.0)",
+            heap_blocks_5_0=(64 * KIB, 264 * KIB),  # OMV_GC_BLOCK0_SIZE (SRAM4), OMV_GC_BLOCK1_SIZE (SRAM1), v5.0.0
+            uma_bytes_5_0=480 * KIB,  # OMV_UMA_BLOCK0_SIZE (SRAM0), boards/OPENMV4/board_config.h at v5.0.0
             source="openmv.io product page for the OpenMV Cam H7; ST datasheet DS12110 (STM32H743xI)",
         ),
         Board(
@@ -143,6 +151,9 @@ BOARDS = {
             arena_bytes=4 * MIB,
             frame_buffer_bytes=16 * MIB,
             drive_bytes=128 * KIB,
+            firmware_source="boards/OPENMV4P/omv_boardconfig.h at v4.7.0 (OMV_GC_BLOCK1_MEMORY DRAM, "
+            "OMV_GC_BLOCK1_SIZE 4M: the heap block that holds the arena and, with load_to_fb=False as the exporter "
+            "writes for this board, the model; OMV_FB_MEMORY DRAM, OMV_FB_SIZE 16M, OMV_FB_ALLOC_SIZE 11M)",
             drive_note="the internal drive is 128 KB (OMV_FLASH_FFS_LENGTH, boards/OPENMV4P/omv_boardconfig.h at "
             "v4.7.0, board_config.h at v5.0.0): a larger bundle goes on a FAT32 micro SD card, at its root; "
             "the firmware mounts the card at /sdcard from 4.6 (scripts/libraries/_boot.py at v4.6.0; / on 4.5.6) "
@@ -251,6 +262,17 @@ def board(key):
     close = difflib.get_close_matches(str(key), list(BOARDS), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise InputError(f"unknown board {key!r}.{hint} Known boards: {', '.join(BOARDS)}")
+
+
+def heap_block_usable(nbytes):
+    """Bytes of a MicroPython heap block of ``nbytes`` that objects can use (``gc_setup_area`` in py/gc.c): the
+    rest holds the allocation and finaliser tables, one byte per 4 blocks of 16 B and one per 8 blocks.
+    ``heap_block_usable(1 << 20) == 1_024_512``, the total ``micropython.mem_info()`` prints for the 1 MiB heap of
+    the OpenMV firmware built for QEMU."""
+    if not is_int(nbytes) or nbytes < 1:
+        raise InputError(f"nbytes must be a positive integer number of bytes, got {nbytes!r}")
+    table_bytes = (nbytes - 1) * 8 // (8 + 8 * 4 // 8 + 8 * 4 * 16)
+    return table_bytes * 4 * 16
 
 
 def format_bytes(n):
