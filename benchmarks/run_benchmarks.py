@@ -172,7 +172,12 @@ def write_markdown(results, out):
     def verdict(ok):
         return "met" if ok else "**missed**"
 
-    lines += ["## Aims", "", "| figure | aim | measured | |", "|---|---|---|---|"]
+    lines += ["## Aims", "",
+              "These are the synthetic-data grid's aims, set on 2026-11-27. The course's current aims, on real photos, "
+              "are on the results page (`book/results.md`): the grid on real photos (`benchmarks/real_grid.md`), the "
+              "camera model on real photos (`benchmarks/real_results.md`), the smaller student "
+              "(`benchmarks/distill_results.md`) and the firmware check (`benchmarks/firmware_results.md`).", "",
+              "| figure | aim | measured | |", "|---|---|---|---|"]
     if ship:
         f, a = ship["footprint"], ship["accuracy"]
         lines += [
