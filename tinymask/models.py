@@ -1,4 +1,5 @@
-"""MobileNetV1 with a width multiplier and the paper's tiny CNN (introduced in notebooks/03_mobilenet_alpha.ipynb).
+"""MobileNetV1 with a width multiplier (introduced in notebooks/03_mobilenet_alpha.ipynb) and the paper's tiny CNN
+(notebooks/06_on_device_budget.ipynb).
 
 Where the weights come from (the Keras cache, the copies tinymask ships, downloads, checksums) is
 :mod:`tinymask.weight_files`; its public names are re-exported here (``models.WEIGHTS_DIR``, ...).
