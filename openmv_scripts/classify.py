@@ -75,7 +75,7 @@ def start_camera(grayscale, window):
     return sensor.snapshot
 
 
-# Firmware 5.0 on the H7: more than the 64,000 B its first heap block (SRAM4) holds, so the hold lands in the 264 KiB
+# Firmware 5.0 on the H7: more than its first heap block holds (64000 B), thus this hold lands in the 264 KiB
 # block of SRAM1 (OMV_GC_BLOCK0/1_SIZE, boards/OPENMV4/board_config.h at v5.0.0); see load_model.
 HEAP_HOLD = 65536
 
